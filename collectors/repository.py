@@ -1,0 +1,117 @@
+"""SQL for collectors: sources, cursors, health and idempotent message storage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.models import Message, Source
+from core.types import RawMessage
+
+MAX_TEXT_CHARS = 100_000  # longer texts are cut and marked, never rejected
+
+
+def get_source(session: Session, *, name: str) -> Source | None:
+    """The source with this name, if any."""
+    return session.scalar(select(Source).where(Source.name == name))
+
+
+def ensure_source(session: Session, *, name: str, kind: str, **fields: Any) -> Source:
+    """Return the named source, creating it with `fields` if missing."""
+    source = get_source(session, name=name)
+    if source is None:
+        source = Source(name=name, kind=kind, **fields)
+        session.add(source)
+        session.flush()
+    return source
+
+
+def list_sources(session: Session) -> list[Source]:
+    """All sources, ordered by name."""
+    return list(session.scalars(select(Source).order_by(Source.name)))
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _row(source_id: int, msg: RawMessage) -> dict[str, Any]:
+    text = msg.text.replace("\x00", "")
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + " […текст сокращён]"
+    return {
+        "source_id": source_id,
+        "external_id": msg.external_id[:200],
+        "author_id": msg.author_id,
+        "author_name": (msg.author_name or None) and msg.author_name[:200],
+        "text": text,
+        "url": msg.url,
+        "created_at": msg.created_at,
+        "thread_id": msg.thread_id,
+        "reply_to": msg.reply_to,
+        "attachments": list(msg.attachments),
+        "place_text": msg.place_text,
+        "lat": msg.geo.lat if msg.geo else None,
+        "lon": msg.geo.lon if msg.geo else None,
+        "contact": msg.contact,
+        "status": "new",
+    }
+
+
+def store_messages(
+    session: Session, *, source: Source, messages: Sequence[RawMessage], now: datetime
+) -> tuple[int, int]:
+    """Insert messages once per (source, external_id); return (stored, duplicates)."""
+    stored = 0
+    for msg in messages:
+        values = _row(source.id, msg) | {"received_at": now}
+        stmt: Insert = _insert(session)(Message).values(**values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["source_id", "external_id"])  # type: ignore[attr-defined]
+        result = session.execute(stmt.returning(Message.id))
+        stored += 1 if result.scalar() is not None else 0
+    return stored, len(messages) - stored
+
+
+def record_success(
+    session: Session,
+    *,
+    source: Source,
+    cursor: dict[str, Any],
+    fetched: int,
+    stored: int,
+    now: datetime,
+) -> None:
+    """Persist the cursor and health after a pass whose messages are stored."""
+    source.cursor = dict(cursor)
+    source.fetched_count += fetched
+    source.stored_count += stored
+    source.last_success_at = now
+    source.status = "ok"
+
+
+def record_failure(
+    session: Session, *, source: Source, error: str, now: datetime, status: str = "error"
+) -> None:
+    """Remember a failed pass on the source's health."""
+    source.error_count += 1
+    source.last_error_at = now
+    source.last_error = error[:2000]
+    source.status = status
+
+
+def claim_new_messages(session: Session, *, limit: int) -> list[Message]:
+    """Oldest unprocessed messages; rows another worker holds are skipped (PostgreSQL)."""
+    stmt = (
+        select(Message)
+        .where(Message.status == "new")
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))

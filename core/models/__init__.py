@@ -1,0 +1,61 @@
+"""All ORM tables of МЦУ (import from here)."""
+
+from core.models.base import Base, UTCDateTime, utcnow
+from core.models.incidents import (
+    INCIDENT_STATUSES,
+    OPEN_STATUSES,
+    Answer,
+    CitizenFeedback,
+    Incident,
+    IncidentEvent,
+)
+from core.models.messages import (
+    SOURCE_KINDS,
+    Classification,
+    Message,
+    Source,
+    TrainingExample,
+)
+from core.models.ops import AlertOutbox, JobRun, RatingSnapshot
+from core.models.reference import (
+    Block,
+    CalendarDay,
+    Department,
+    RoutingRule,
+    Settlement,
+    SlaPolicy,
+    Street,
+)
+from core.models.users import ROLES, ApiKey, TelegramLink, User, UserBlock
+
+__all__ = [
+    "INCIDENT_STATUSES",
+    "OPEN_STATUSES",
+    "ROLES",
+    "SOURCE_KINDS",
+    "AlertOutbox",
+    "Answer",
+    "ApiKey",
+    "Base",
+    "Block",
+    "CalendarDay",
+    "CitizenFeedback",
+    "Classification",
+    "Department",
+    "Incident",
+    "IncidentEvent",
+    "JobRun",
+    "Message",
+    "RatingSnapshot",
+    "RoutingRule",
+    "Settlement",
+    "SlaPolicy",
+    "Source",
+    "Street",
+    "TelegramLink",
+    "TrainingExample",
+    "UTCDateTime",
+    "User",
+    "UserBlock",
+    "utcnow",
+]

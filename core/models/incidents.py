@@ -1,0 +1,110 @@
+"""Incidents, their audited history, answers and the citizen's verdict."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, utcnow
+
+INCIDENT_STATUSES = (
+    "new",
+    "assigned",
+    "in_progress",
+    "answered",
+    "paused",
+    "resolved",
+    "rejected",
+    "closed",
+    "reopened",
+)
+OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "paused", "reopened")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_due", "status", "due_at"),
+        Index("ix_incidents_block_status", "block_code", "status"),
+        Index("ix_incidents_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    block_code: Mapped[str] = mapped_column(ForeignKey("blocks.code"))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    urgent: Mapped[bool] = mapped_column(default=False)
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    settlement: Mapped[str | None] = mapped_column(String(120))
+    street: Mapped[str | None] = mapped_column(String(120))
+    house: Mapped[str | None] = mapped_column(String(20))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    executor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sla_policy: Mapped[str] = mapped_column(ForeignKey("sla_policies.code"))
+    received_at: Mapped[datetime]
+    first_answer_due_at: Mapped[datetime | None]
+    final_due_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    first_answered_at: Mapped[datetime | None]
+    final_answered_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    message_count: Mapped[int] = mapped_column(default=1)
+    text_fingerprint: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IncidentEvent(Base):
+    """Audit: who did what to an incident, when, from which status to which, and why."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # interim | final
+    text: Mapped[str] = mapped_column(Text)
+    formal_reply: Mapped[bool] = mapped_column(default=False)  # «отписка»
+    formal_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class CitizenFeedback(Base):
+    __tablename__ = "citizen_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    verdict: Mapped[str] = mapped_column(String(10))  # yes | partial | no
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
