@@ -127,8 +127,9 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"строка {mark.line + 1}" if mark is not None else "(разбор)"
-        raise ConfigError(file=str(path), field=where, problem=f"ошибка YAML: {exc}") from exc
+        where = f"строка {mark.line + 1}, столбец {mark.column + 1}" if mark else "(разбор)"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(file=str(path), field=where, problem=f"ошибка YAML: {problem}") from exc
 
 
 def _parse(model: type[_M], path: Path) -> _M:

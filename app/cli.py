@@ -1,0 +1,228 @@
+"""The `mcu` command: serve, work, migrate, seed, demo, users and sources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config.errors import ConfigError
+from core.errors import AppError
+
+console = Console()
+err = Console(stderr=True)
+
+cli = typer.Typer(
+    name="mcu",
+    help="МЦУ — центр управления муниципальным образованием.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="База данных: миграции и справочники.", no_args_is_help=True)
+demo_app = typer.Typer(help="Демонстрационные данные.", no_args_is_help=True)
+user_app = typer.Typer(help="Учётные записи сотрудников.", no_args_is_help=True)
+cli.add_typer(db_app, name="db")
+cli.add_typer(demo_app, name="demo")
+cli.add_typer(user_app, name="user")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Print configuration and domain errors as one clear line, exit 2, no traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[red]Ошибка конфигурации:[/red] {exc}", soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+        except AppError as exc:
+            err.print(f"[red]Ошибка:[/red] {exc}", soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+Host = Annotated[str, typer.Option(help="Адрес, на котором слушать.")]
+Port = Annotated[int, typer.Option(help="Порт.")]
+
+
+@cli.command()
+@friendly
+def run(host: Host = "127.0.0.1", port: Port = 8000, demo: bool = True) -> None:
+    """Всё в одном процессе: миграции, справочники, демо, веб, планировщик."""
+    from app.runtime import prepare, serve
+
+    ctx = prepare(load_demo_data=demo)
+    serve(ctx, host=host, port=port, with_scheduler=True)
+
+
+@cli.command()
+@friendly
+def web(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Только веб-интерфейс и API (без фоновых задач)."""
+    from app.context import build_context
+    from app.runtime import serve
+
+    serve(build_context(), host=host, port=port, with_scheduler=False)
+
+
+@cli.command()
+@friendly
+def worker(
+    once: Annotated[bool, typer.Option(help="Выполнить каждую задачу один раз.")] = False,
+) -> None:
+    """Фоновые задачи: сбор, классификация, сроки, эскалация, рейтинг."""
+    from app.context import build_context
+    from app.scheduler import run_all_once, run_forever
+
+    ctx = build_context()
+    if once:
+        for name, result in run_all_once(ctx).items():
+            console.print(f"{name}: {result}")
+    else:
+        run_forever(ctx)
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(revision: str = "head") -> None:
+    """Применить миграции (по умолчанию до последней)."""
+    from app.context import build_context
+    from core import migrate
+
+    ctx = build_context()
+    migrate.upgrade(ctx.engine, revision)
+    console.print(f"База данных на ревизии {migrate.current_revision(ctx.engine)}")
+
+
+@db_app.command("seed")
+@friendly
+def db_seed() -> None:
+    """Заполнить справочники из config/ (существующие записи не меняются)."""
+    from app.context import build_context
+    from core.db import session_scope
+    from core.seed import seed_reference
+
+    ctx = build_context()
+    with session_scope(ctx.engine) as session:
+        stats = seed_reference(session, ctx.config)
+    console.print(f"Добавлено: {stats}")
+
+
+@demo_app.command("load")
+@friendly
+def demo_load(
+    days: Annotated[int, typer.Option(help="Сколько дней истории создать.")] = 21,
+) -> None:
+    """Демо-учётные записи (пароль demo) и история обращений за несколько недель."""
+    from app.context import build_context
+    from app.demo import load_demo
+
+    ctx = build_context()
+    summary = load_demo(ctx, days=days, progress=True)
+    console.print(str(summary))
+
+
+@user_app.command("add")
+@friendly
+def user_add(
+    username: str,
+    role: Annotated[
+        str, typer.Option(help="admin, coordinator, operator, sector_head, executor, head")
+    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    full_name: str = "",
+    department: Annotated[str | None, typer.Option(help="Код отдела")] = None,
+    block: Annotated[
+        list[str] | None, typer.Option(help="Блок руководителя (можно несколько)")
+    ] = None,
+) -> None:
+    """Создать учётную запись сотрудника."""
+    from app.context import build_context
+    from app.users import add_user
+    from core.db import session_scope
+
+    ctx = build_context()
+    with session_scope(ctx.engine) as session:
+        user = add_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            full_name=full_name,
+            department_code=department,
+            blocks=tuple(block or ()),
+        )
+        console.print(f"Создан пользователь {user.username} (id {user.id}, роль {user.role})")
+
+
+@cli.command()
+@friendly
+def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Источники сообщений и их состояние."""
+    from app.context import build_context
+    from collectors.health import source_health
+    from collectors.repository import list_sources
+    from core.db import session_scope
+
+    ctx = build_context()
+    with session_scope(ctx.engine) as session:
+        rows = [source_health(s) for s in list_sources(session)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        console.print("Источников пока нет.")
+        return
+    table = Table(
+        "Источник",
+        "Вид",
+        "Состояние",
+        "Успех",
+        "Получено",
+        "Сохранено",
+        "Ошибок",
+        "Последняя ошибка",
+    )
+    for r in rows:
+        table.add_row(
+            str(r["name"]),
+            str(r["kind"]),
+            str(r["status"]) if r["enabled"] else "выключен",
+            str(r["last_success_at"] or "—"),
+            str(r["fetched"]),
+            str(r["stored"]),
+            str(r["errors"]),
+            str(r["last_error"] or "")[:60],
+        )
+    console.print(table)
+
+
+def _mount_optional() -> None:
+    # The classifier commands live in their own module to keep this file small.
+    try:
+        from app.cli_classifier import classifier_app, classify_command
+    except ImportError:  # pragma: no cover - only while the module is being written
+        return
+    cli.command("classify")(friendly(classify_command))
+    cli.add_typer(classifier_app, name="classifier")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Entry point of the `mcu` console script."""
+    cli(prog_name="mcu")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

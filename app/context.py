@@ -1,0 +1,73 @@
+"""Assemble what every entry point needs: settings, config, database, calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from config.errors import ConfigError
+from config.reference import ReferenceConfig, load_reference
+from config.settings import Settings, get_settings
+from core.calendar import WorkCalendar
+from core.db import check_connection, get_engine
+from incidents.escalation import EscalationSettings
+from incidents.intake import IntakeSettings
+from rating.scoring import RatingConfig
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    config: ReferenceConfig
+    engine: Engine
+    calendar: WorkCalendar
+    tz: str
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def intake_settings(self) -> IntakeSettings:
+        """Duplicate and SLA knobs for intake (config/sla.yaml + MCU_* settings)."""
+        return IntakeSettings.from_config(
+            self.config.sla, duplicate_window_hours=float(self.settings.duplicate_window_hours)
+        )
+
+    @property
+    def rating_config(self) -> RatingConfig:
+        """Weights and fairness knobs of config/rating.yaml."""
+        rating = self.config.rating
+        return RatingConfig(
+            volume=rating.weights.volume,
+            speed=rating.weights.speed,
+            completeness=rating.weights.completeness,
+            min_incidents=rating.min_incidents,
+            prior_strength=rating.prior_strength,
+        )
+
+    @property
+    def escalation_settings(self) -> EscalationSettings:
+        """The escalation ladder of config/sla.yaml."""
+        return EscalationSettings.from_config(self.config.sla.escalation)
+
+
+def load_calendar(config: ReferenceConfig, *, tz: str, config_dir: str) -> WorkCalendar:
+    """The production calendar from calendar.yaml, errors naming the file."""
+    try:
+        return WorkCalendar.from_mapping(config.calendar, tz=tz)
+    except ValueError as exc:
+        raise ConfigError(
+            file=f"{config_dir}/calendar.yaml", field="(см. текст)", problem=str(exc)
+        ) from exc
+
+
+def build_context(settings: Settings | None = None, *, check_db: bool = True) -> AppContext:
+    """Load and validate everything; raise ConfigError / DatabaseUnavailableError clearly."""
+    settings = settings or get_settings()
+    config = load_reference(settings.config_dir)
+    tz = settings.timezone or config.municipality.municipality.timezone
+    calendar = load_calendar(config, tz=tz, config_dir=str(settings.config_dir))
+    engine = get_engine(settings.database_url)
+    if check_db:
+        check_connection(engine)
+    return AppContext(settings=settings, config=config, engine=engine, calendar=calendar, tz=tz)

@@ -1,0 +1,167 @@
+"""The order of the pipeline: collect → store → classify → intake → escalate → rate.
+
+Each step commits per batch through app.jobs, and moves a status column, so a crash at
+any point loses nothing and a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.context import AppContext
+from app.models import active_classifier, gazetteer
+from collectors import repository as collectors_repo
+from collectors.base import Collector
+from collectors.demo import DemoCollector
+from core.models import Classification, Message
+from core.types import RawMessage, StoreResult
+
+log = logging.getLogger("mcu.pipeline")
+PROCESS_BATCH = 200
+
+
+def store_batch(
+    session: Session, *, collector: Collector, source_name: str, now: datetime
+) -> StoreResult:
+    """One pass of a collector: fetch since the cursor, store idempotently, move the cursor."""
+    control = collectors_repo.ensure_source(session, name=source_name, kind=collector.kind)
+    batch = collector.fetch(cursor=dict(control.cursor or {}), now=now)
+    by_source: dict[str, list[RawMessage]] = defaultdict(list)
+    for msg in batch.messages:
+        by_source[msg.source].append(msg)
+    stored = duplicates = 0
+    for name, messages in by_source.items():
+        kind = name.removeprefix("demo-") if name.startswith("demo-") else collector.kind
+        target = collectors_repo.ensure_source(
+            session, name=name, kind=kind, settings={"demo": collector.kind == "demo"}
+        )
+        new, dup = collectors_repo.store_messages(
+            session, source=target, messages=messages, now=now
+        )
+        collectors_repo.record_success(
+            session, source=target, cursor=target.cursor, fetched=len(messages), stored=new, now=now
+        )
+        stored, duplicates = stored + new, duplicates + dup
+    collectors_repo.record_success(
+        session,
+        source=control,
+        cursor=batch.cursor,
+        fetched=len(batch.messages),
+        stored=stored,
+        now=now,
+    )
+    return StoreResult(len(batch.messages), stored, duplicates, batch.errors)
+
+
+def collect_demo(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """The demo stream's pass."""
+    collector = DemoCollector(
+        rate_per_minute=ctx.settings.demo_rate_per_minute, secret=ctx.settings.secret_key
+    )
+    return store_batch(session, collector=collector, source_name="demo", now=now).to_dict()
+
+
+def _classification(
+    message: Message, prediction: Any, place: dict[str, Any], version: str
+) -> Classification:
+    return Classification(
+        message_id=message.id,
+        block_code=prediction.block,
+        confidence=float(prediction.confidence),
+        top3=[[block, float(p)] for block, p in prediction.top3],
+        urgent=bool(prediction.urgent),
+        noise=bool(prediction.noise),
+        needs_review=bool(prediction.needs_review),
+        reasons=list(prediction.reasons),
+        place=place,
+        model_version=version,
+    )
+
+
+def process_messages(
+    ctx: AppContext, session: Session, messages: list[Message], *, now: datetime
+) -> dict[str, int]:
+    """Classify messages and turn them into incidents; one bad message fails alone."""
+    from incidents.intake import intake_message
+
+    stats = {"processed": 0, "incidents_new": 0, "merged": 0, "noise": 0, "failed": 0}
+    model = active_classifier(ctx)
+    if model is None or not messages:
+        return stats
+    predictions = model.predict_many([m.text for m in messages])
+    places = gazetteer(ctx)
+    for message, prediction in zip(messages, predictions, strict=True):
+        try:
+            with session.begin_nested():
+                cls = _classification(
+                    message, prediction, places.extract(message.text), model.version
+                )
+                session.add(cls)
+                session.flush()
+                message.status = "classified"
+                result = intake_message(
+                    session,
+                    message=message,
+                    classification=cls,
+                    settings=ctx.intake_settings,
+                    calendar=ctx.calendar,
+                    now=now,
+                )
+        except Exception as exc:  # keep the batch going; the message keeps its error
+            log.exception("message %s failed", message.id)
+            message.status, message.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            stats["failed"] += 1
+            continue
+        stats["processed"] += 1
+        key = (
+            "noise" if result.incident is None else "incidents_new" if result.created else "merged"
+        )
+        stats[key] += 1
+    return stats
+
+
+def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """The worker's pass over new messages."""
+    if active_classifier(ctx) is None:
+        return {"skipped": "нет обученной модели: выполните `mcu classifier train`"}
+    messages = collectors_repo.claim_new_messages(session, limit=PROCESS_BATCH)
+    return process_messages(ctx, session, messages, now=now)
+
+
+def escalate(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """Reminders, overdue alerts and escalations for slipping incidents."""
+    from incidents.escalation import run_escalation
+
+    total = {"scanned": 0, "escalated": 0, "alerts": 0}
+    after_id, limit = 0, 500
+    while True:
+        stats = run_escalation(
+            session,
+            now=now,
+            calendar=ctx.calendar,
+            settings=ctx.escalation_settings,
+            limit=limit,
+            after_id=after_id,
+        )
+        for key in total:
+            total[key] += getattr(stats, key)
+        if stats.scanned < limit:
+            return total
+        after_id = stats.last_id
+
+
+def weekly_rating(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """Compute and publish last week's rating (the head's Monday report)."""
+    from app.scheduler import weekly_rating_occurrence
+    from rating import service as rating_service
+
+    week = weekly_rating_occurrence(now, ctx.tz)
+    result = rating_service.publish_snapshot(
+        session, week=week, calendar=ctx.calendar, weights=ctx.rating_config, now=now
+    )
+    return {"week": week, "units": len(result.units)}

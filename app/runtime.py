@@ -1,0 +1,60 @@
+"""`mcu run`: prepare everything a fresh machine lacks, then serve web + scheduler."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from rich.console import Console
+
+from app.context import AppContext, build_context
+from app.demo import DEMO_PASSWORD, demo_accounts, load_demo
+from app.models import ensure_classifier
+from core import migrate
+from core.db import session_scope
+from core.seed import seed_reference
+
+console = Console()
+
+
+def prepare(*, load_demo_data: bool = True) -> AppContext:
+    """Migrate, seed from config/, train the classifier if missing, load the demo once."""
+    ctx = build_context()
+    migrate.upgrade(ctx.engine)
+    with session_scope(ctx.engine) as session:
+        seed_reference(session, ctx.config)
+    trained = ensure_classifier(ctx, progress=True)
+    if trained:
+        console.print(f"Классификатор обучен: версия {trained}")
+    if load_demo_data and ctx.settings.demo_mode:
+        console.print(load_demo(ctx, days=21, progress=True))
+    return ctx
+
+
+def _banner(ctx: AppContext, host: str, port: int) -> None:
+    url = f"http://{host}:{port}"
+    console.rule("[bold]МЦУ запущен")
+    console.print(f"Откройте [bold]{url}/[/bold]  (API: {url}/docs, здоровье: {url}/healthz)")
+    if ctx.settings.demo_mode:
+        names = ", ".join(demo_accounts())
+        console.print(f"Демо-входы (пароль [bold]{DEMO_PASSWORD}[/bold]): {names}")
+    console.print("Остановить: Ctrl+C")
+
+
+def serve(ctx: AppContext, *, host: str, port: int, with_scheduler: bool) -> None:
+    """Serve the web UI and API; optionally run the background jobs in this process."""
+    from web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    scheduler = None
+    if with_scheduler:
+        from app.scheduler import start_background
+
+        scheduler = start_background(ctx)
+    app = create_app(ctx.settings, engine=ctx.engine)
+    _banner(ctx, host, port)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

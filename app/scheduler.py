@@ -1,0 +1,106 @@
+"""In-process scheduling (APScheduler 3): jobs live in memory, guards live in the database."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from app.pipeline import collect_demo, escalate, process_pending, weekly_rating
+from app.context import AppContext
+from app.jobs import JobBody, run_guarded, run_once_per_occurrence
+
+log = logging.getLogger("mcu.scheduler")
+
+
+@dataclass(frozen=True)
+class IntervalJob:
+    name: str
+    seconds: int
+    body: JobBody
+    demo_only: bool = False
+
+
+JOBS: tuple[IntervalJob, ...] = (
+    IntervalJob("demo_stream", 15, collect_demo, demo_only=True),
+    IntervalJob("process_messages", 5, process_pending),
+    IntervalJob("escalation", 60, escalate),
+)
+
+
+def _enabled(ctx: AppContext) -> list[IntervalJob]:
+    return [job for job in JOBS if ctx.settings.demo_mode or not job.demo_only]
+
+
+def weekly_rating_occurrence(now: datetime, tz: str) -> str:
+    """The ISO week the Monday job reports on: the week that just ended."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(tz)) - timedelta(days=7)
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def run_weekly_rating(ctx: AppContext) -> dict[str, Any]:
+    """The Monday 09:00 report; runs once per week however many workers there are."""
+    now = datetime.now(UTC)
+    week = weekly_rating_occurrence(now, ctx.tz)
+    return run_once_per_occurrence(ctx, "weekly_rating", week, weekly_rating, now=now)
+
+
+def run_all_once(ctx: AppContext) -> dict[str, Any]:
+    """Every due job one time, in pipeline order (for cron, tests and debugging)."""
+    return {job.name: run_guarded(ctx, job.name, job.body) for job in _enabled(ctx)}
+
+
+def _safe(ctx: AppContext, job: IntervalJob) -> None:
+    try:
+        result = run_guarded(ctx, job.name, job.body)
+        if any(result.values()):
+            log.info("%s: %s", job.name, result)
+    except Exception:  # keep the scheduler alive; the failure is logged with its traceback
+        log.exception("job %s failed", job.name)
+
+
+def start_background(ctx: AppContext) -> BackgroundScheduler:
+    """Start the scheduler in background threads of this process."""
+    scheduler = BackgroundScheduler(timezone=ctx.tz)
+    for job in _enabled(ctx):
+        scheduler.add_job(
+            _safe,
+            "interval",
+            seconds=job.seconds,
+            args=(ctx, job),
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+    scheduler.add_job(
+        run_weekly_rating,
+        CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=ctx.tz),
+        args=(ctx,),
+        id="weekly_rating",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def run_forever(ctx: AppContext) -> None:
+    """Run the worker until SIGINT/SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler = start_background(ctx)
+    log.info("worker started: %s", ", ".join(job.name for job in _enabled(ctx)))
+    stop.wait()
+    scheduler.shutdown(wait=True)
