@@ -206,6 +206,23 @@ def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     console.print(table)
 
 
+def _mount_subapps() -> None:
+    from app.cli_rating import rating_app
+
+    _wrap_commands(rating_app)
+    cli.add_typer(rating_app, name="rating")
+
+
+def _wrap_commands(app: typer.Typer) -> None:
+    # Sub-apps get the same one-line error reporting as the top-level commands.
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = friendly(info.callback)
+
+
+_mount_subapps()
+
+
 def _mount_optional() -> None:
     # The classifier commands live in their own module to keep this file small.
     try:

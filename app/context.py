@@ -36,14 +36,7 @@ class AppContext:
     @property
     def rating_config(self) -> RatingConfig:
         """Weights and fairness knobs of config/rating.yaml."""
-        rating = self.config.rating
-        return RatingConfig(
-            volume=rating.weights.volume,
-            speed=rating.weights.speed,
-            completeness=rating.weights.completeness,
-            min_incidents=rating.min_incidents,
-            prior_strength=rating.prior_strength,
-        )
+        return RatingConfig.from_mapping(self.config.rating.model_dump())
 
     @property
     def escalation_settings(self) -> EscalationSettings:

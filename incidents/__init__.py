@@ -1,0 +1,1 @@
+"""Incidents: intake and duplicates, routing, deadlines, lifecycle, answers and escalation."""

@@ -1,0 +1,1 @@
+"""Weekly department rating: scoring, snapshots, reports (methodology: docs/rating.md)."""

@@ -30,6 +30,8 @@ class Incident(Base):
         Index("ix_incidents_status_due", "status", "due_at"),
         Index("ix_incidents_block_status", "block_code", "status"),
         Index("ix_incidents_received", "received_at"),
+        # Duplicate search: open incidents of one block received within the window.
+        Index("ix_incidents_block_received", "block_code", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 05:16:34.535214
+Create Date: 2026-11-21 05:41:40.423020
 """
 
 from collections.abc import Sequence
@@ -219,6 +219,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("number", name=op.f("uq_incidents_number")),
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_incidents_block_received", ["block_code", "received_at"], unique=False
+        )
         batch_op.create_index("ix_incidents_block_status", ["block_code", "status"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_incidents_department_id"), ["department_id"], unique=False
@@ -515,6 +518,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_incidents_received")
         batch_op.drop_index(batch_op.f("ix_incidents_department_id"))
         batch_op.drop_index("ix_incidents_block_status")
+        batch_op.drop_index("ix_incidents_block_received")
 
     op.drop_table("incidents")
     op.drop_table("users")

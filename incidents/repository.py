@@ -1,0 +1,247 @@
+"""All SQL of the incidents package. Functions flush when ids are needed, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.errors import NotFoundError
+from core.models import (
+    AlertOutbox,
+    Answer,
+    Classification,
+    Incident,
+    IncidentEvent,
+    Message,
+    RoutingRule,
+    SlaPolicy,
+    Source,
+    User,
+    UserBlock,
+)
+from incidents.rules import Policy, RouteRule
+
+
+def get_incident(session: Session, *, incident_id: int, for_update: bool = False) -> Incident:
+    """The incident with this id (row-locked on PostgreSQL if asked); NotFoundError if absent."""
+    incident = session.get(
+        Incident, incident_id, with_for_update=for_update or None, populate_existing=for_update
+    )
+    if incident is None:
+        raise NotFoundError(f"Инцидент {incident_id} не найден")
+    return incident
+
+
+def add(session: Session, obj: Any) -> None:
+    """Add a new row and flush so that its id is known."""
+    session.add(obj)
+    session.flush()
+
+
+def source_kind(session: Session, *, source_id: int) -> str | None:
+    """Kind of the message's source (vk, pos, email…)."""
+    return session.scalar(select(Source.kind).where(Source.id == source_id))
+
+
+def latest_classification(session: Session, *, message_id: int) -> Classification | None:
+    """The most recent classification of a message."""
+    stmt = (
+        select(Classification)
+        .where(Classification.message_id == message_id)
+        .order_by(Classification.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def duplicate_candidates(
+    session: Session, *, block: str, statuses: Sequence[str], since: datetime, limit: int
+) -> list[Incident]:
+    """Open incidents of a block received since `since`, newest first, at most `limit`."""
+    stmt = (
+        select(Incident)
+        .where(
+            Incident.block_code == block,
+            Incident.status.in_(statuses),
+            Incident.received_at >= since,
+        )
+        .order_by(Incident.received_at.desc(), Incident.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def routing_rules(session: Session, *, block: str) -> list[RouteRule]:
+    """Routing rules of a block as pure rule objects."""
+    rows = session.scalars(select(RoutingRule).where(RoutingRule.block_code == block))
+    return [
+        RouteRule(
+            id=row.id,
+            block=row.block_code,
+            department_id=row.department_id,
+            settlement=row.settlement,
+            street=row.street,
+            executor_id=row.executor_id,
+        )
+        for row in rows
+    ]
+
+
+def get_policy(session: Session, *, code: str) -> Policy:
+    """The SLA policy with this code; NotFoundError naming it if absent."""
+    row = session.get(SlaPolicy, code)
+    if row is None:
+        raise NotFoundError(f"Политика сроков «{code}» не найдена в справочнике")
+    return Policy(
+        code=row.code,
+        first_answer_working_hours=row.first_answer_working_hours,
+        final_answer_working_days=row.final_answer_working_days,
+        final_answer_calendar_days=row.final_answer_calendar_days,
+        extension_calendar_days=row.extension_calendar_days,
+    )
+
+
+def sector_heads(session: Session, *, block: str) -> list[int]:
+    """Active sector heads who answer for the block."""
+    stmt = (
+        select(User.id)
+        .join(UserBlock, UserBlock.user_id == User.id)
+        .where(UserBlock.block_code == block, User.role == "sector_head", User.active.is_(True))
+        .order_by(User.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def department_users(session: Session, *, department_id: int, role: str = "executor") -> list[int]:
+    """Active users of a department with the role."""
+    stmt = select(User.id).where(
+        User.department_id == department_id, User.role == role, User.active.is_(True)
+    )
+    return list(session.scalars(stmt.order_by(User.id)))
+
+
+def users_with_role(session: Session, *, role: str) -> list[int]:
+    """Active users with the role (coordinators, operators)."""
+    stmt = select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)
+    return list(session.scalars(stmt))
+
+
+ALERT_CHUNK = 500  # rows per INSERT: 10 columns each stays far below SQLite's variable limit
+
+
+def insert_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows, skipping existing dedupe keys; returns how many were inserted."""
+    return sum(
+        _insert_alert_chunk(session, rows=rows[i : i + ALERT_CHUNK])
+        for i in range(0, len(rows), ALERT_CHUNK)
+    )
+
+
+def _insert_alert_chunk(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, so racing workers never fail."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = (
+            module.insert(AlertOutbox)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(AlertOutbox.id)
+        )
+        return len(session.execute(stmt).all())
+    keys = [row["dedupe_key"] for row in rows]
+    taken = set(
+        session.scalars(select(AlertOutbox.dedupe_key).where(AlertOutbox.dedupe_key.in_(keys)))
+    )
+    fresh = [AlertOutbox(**row) for row in rows if row["dedupe_key"] not in taken]
+    session.add_all(fresh)
+    session.flush()
+    return len(fresh)
+
+
+def escalation_batch(
+    session: Session, *, skip_statuses: Sequence[str], max_level: int, after_id: int, limit: int
+) -> list[Incident]:
+    """Incidents with a pending deadline below the top step, claimed with SKIP LOCKED."""
+    stmt = (
+        select(Incident)
+        .where(
+            # NOT IN keeps the planner on the primary key (keyset by id) instead of sorting
+            # every watched row found through the status index.
+            Incident.status.not_in(skip_statuses),
+            Incident.due_at.is_not(None),
+            Incident.escalation_level < max_level,
+            Incident.id > after_id,
+        )
+        .order_by(Incident.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def last_event_times(
+    session: Session, *, incident_ids: Sequence[int], action: str
+) -> dict[int, datetime]:
+    """The time of the latest event with `action` per incident."""
+    if not incident_ids:
+        return {}
+    stmt = (
+        select(IncidentEvent.incident_id, func.max(IncidentEvent.at))
+        .where(IncidentEvent.incident_id.in_(incident_ids), IncidentEvent.action == action)
+        .group_by(IncidentEvent.incident_id)
+    )
+    return {incident_id: at for incident_id, at in session.execute(stmt)}
+
+
+def count_events(session: Session, *, incident_id: int, action: str) -> int:
+    """How many events with `action` the incident has."""
+    stmt = select(func.count(IncidentEvent.id)).where(
+        IncidentEvent.incident_id == incident_id, IncidentEvent.action == action
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def events(session: Session, *, incident_id: int) -> list[IncidentEvent]:
+    """The incident's history, oldest first."""
+    stmt = (
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def previous_answer_texts(
+    session: Session, *, incident_id: int, department_id: int | None, limit: int = 50
+) -> list[str]:
+    """Earlier answers of this incident or of its department, newest first."""
+    scope = Answer.incident_id == incident_id
+    if department_id is not None:
+        same_dept = select(Incident.id).where(Incident.department_id == department_id)
+        scope = scope | Answer.incident_id.in_(same_dept)
+    stmt = select(Answer.text).where(scope).order_by(Answer.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def move_messages(session: Session, *, from_incident_id: int, to_incident_id: int) -> int:
+    """Re-link every message of one incident to another; returns how many moved."""
+    stmt = (
+        update(Message)
+        .where(Message.incident_id == from_incident_id)
+        .values(incident_id=to_incident_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    result: Any = session.execute(stmt)
+    return int(result.rowcount or 0)
+
+
+def linked_messages(session: Session, *, incident_id: int) -> list[Message]:
+    """Messages of an incident, oldest first."""
+    stmt = select(Message).where(Message.incident_id == incident_id).order_by(Message.id)
+    return list(session.scalars(stmt))
