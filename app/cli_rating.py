@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,10 +24,12 @@ rating_app = typer.Typer(help="Еженедельный рейтинг отде�
 console = Console()
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-Week = Annotated[str | None, typer.Option(help="ISO-неделя, например 2026-W47 (по умолчанию текущая)")]
+Week = Annotated[
+    str | None, typer.Option(help="ISO-неделя, например 2026-W47 (по умолчанию текущая)")
+]
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     xlsx = "xlsx"
     pdf = "pdf"
     html = "html"
@@ -37,8 +39,11 @@ def _compute(ctx: AppContext, week: str | None) -> RatingResult:
     now = datetime.now(UTC)
     with session_scope(ctx.engine) as session:
         return service.get_or_compute_snapshot(
-            session, week=week or week_of(now, ctx.tz), calendar=ctx.calendar,
-            weights=ctx.rating_config, now=now,
+            session,
+            week=week or week_of(now, ctx.tz),
+            calendar=ctx.calendar,
+            weights=ctx.rating_config,
+            now=now,
         )
 
 
@@ -49,13 +54,25 @@ def render_html(result: RatingResult) -> str:
 
 
 def _print_table(result: RatingResult) -> None:
-    table = Table("Место", "Отдел", "Индекс", "Объём", "Скорость", "Полнота", "Инцидентов",
-                  title=f"Рейтинг отделов, неделя {result.week}")
+    table = Table(
+        "Место",
+        "Отдел",
+        "Индекс",
+        "Объём",
+        "Скорость",
+        "Полнота",
+        "Инцидентов",
+        title=f"Рейтинг отделов, неделя {result.week}",
+    )
     for unit in to_json_dict(result)["units"]:
         table.add_row(
-            str(unit["rank"] or "—"), str(unit["department"]),
+            str(unit["rank"] or "—"),
+            str(unit["department"]),
             "—" if unit["index"] is None else f"{unit['index']:.1f}",
-            *("—" if unit[k] is None else f"{unit[k]:.1f}" for k in ("volume", "speed", "completeness")),
+            *(
+                "—" if unit[k] is None else f"{unit[k]:.1f}"
+                for k in ("volume", "speed", "completeness")
+            ),
             str(unit["incidents"]),
         )
     console.print(table)
@@ -94,7 +111,10 @@ def publish(week: Annotated[str, typer.Option(help="Завершившаяся I
     ctx = build_context()
     with session_scope(ctx.engine) as session:
         result = service.publish_snapshot(
-            session, week=week, calendar=ctx.calendar, weights=ctx.rating_config,
+            session,
+            week=week,
+            calendar=ctx.calendar,
+            weights=ctx.rating_config,
             now=datetime.now(UTC),
         )
     console.print(f"Рейтинг {result.week} опубликован: {len(result.units)} отделов")
