@@ -50,6 +50,10 @@ def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetim
         collectors_repo.record_failure(
             session, source=source, error=str(exc), now=now, status=exc.status
         )
+    finally:
+        close = getattr(collector, "close", None)
+        if close is not None:
+            close()
     return StoreResult(0, 0, 0, 1)
 
 

@@ -43,9 +43,15 @@ def store_batch(
         new, dup = collectors_repo.store_messages(
             session, source=target, messages=messages, now=now
         )
-        collectors_repo.record_success(
-            session, source=target, cursor=target.cursor, fetched=len(messages), stored=new, now=now
-        )
+        if target is not control:  # the control source is recorded once, below
+            collectors_repo.record_success(
+                session,
+                source=target,
+                cursor=target.cursor,
+                fetched=len(messages),
+                stored=new,
+                now=now,
+            )
         stored, duplicates = stored + new, duplicates + dup
     collectors_repo.record_success(
         session,

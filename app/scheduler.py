@@ -12,9 +12,10 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.pipeline import collect_demo, escalate, process_pending, weekly_rating
+from app.collect import collect_all
 from app.context import AppContext
 from app.jobs import JobBody, run_guarded, run_once_per_occurrence
+from app.pipeline import collect_demo, escalate, process_pending, weekly_rating
 
 log = logging.getLogger("mcu.scheduler")
 
@@ -29,6 +30,7 @@ class IntervalJob:
 
 JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("demo_stream", 15, collect_demo, demo_only=True),
+    IntervalJob("collect_sources", 30, collect_all),
     IntervalJob("process_messages", 5, process_pending),
     IntervalJob("escalation", 60, escalate),
 )
