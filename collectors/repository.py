@@ -60,6 +60,7 @@ def _row(source_id: int, msg: RawMessage) -> dict[str, Any]:
         "lat": msg.geo.lat if msg.geo else None,
         "lon": msg.geo.lon if msg.geo else None,
         "contact": msg.contact,
+        "extra": dict(msg.extra),
         "status": "new",
     }
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -59,6 +60,8 @@ class Message(Base):
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     contact: Mapped[str | None] = mapped_column(String(300))
+    # Source-specific fields kept as delivered (ПОС category and stage, Open311 attributes).
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=sql_text("'{}'"))
     status: Mapped[str] = mapped_column(String(20), default="new")
     error: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
