@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from config.errors import ConfigError
 from core.errors import AppError
@@ -91,6 +89,16 @@ def worker(
         run_forever(ctx)
 
 
+@cli.command()
+@friendly
+def bot() -> None:
+    """Telegram-бот сотрудников: привязка (/start КОД) и кнопки в оповещениях."""
+    from app.bot import run_bot
+    from app.context import build_context
+
+    run_bot(build_context())
+
+
 @db_app.command("upgrade")
 @friendly
 def db_upgrade(revision: str = "head") -> None:
@@ -164,53 +172,25 @@ def user_add(
         console.print(f"Создан пользователь {user.username} (id {user.id}, роль {user.role})")
 
 
-@cli.command()
-@friendly
-def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Источники сообщений и их состояние."""
-    from app.context import build_context
-    from collectors.health import source_health
-    from collectors.repository import list_sources
-    from core.db import session_scope
-
-    ctx = build_context()
-    with session_scope(ctx.engine) as session:
-        rows = [source_health(s) for s in list_sources(session)]
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False))
-        return
-    if not rows:
-        console.print("Источников пока нет.")
-        return
-    table = Table(
-        "Источник",
-        "Вид",
-        "Состояние",
-        "Успех",
-        "Получено",
-        "Сохранено",
-        "Ошибок",
-        "Последняя ошибка",
-    )
-    for r in rows:
-        table.add_row(
-            str(r["name"]),
-            str(r["kind"]),
-            str(r["status"]) if r["enabled"] else "выключен",
-            str(r["last_success_at"] or "—"),
-            str(r["fetched"]),
-            str(r["stored"]),
-            str(r["errors"]),
-            str(r["last_error"] or "")[:60],
-        )
-    console.print(table)
-
-
 def _mount_subapps() -> None:
+    from app.cli_classifier import classifier_app, classify_command
+    from app.cli_portal import apikey_app, import_app
     from app.cli_rating import rating_app
+    from app.cli_sources import collect_command, sources_app
+    from app.cli_telegram import telegram_app
 
-    _wrap_commands(rating_app)
-    cli.add_typer(rating_app, name="rating")
+    cli.command("classify")(friendly(classify_command))
+    for sub, name in (
+        (rating_app, "rating"),
+        (sources_app, "sources"),
+        (classifier_app, "classifier"),
+        (apikey_app, "apikey"),
+        (import_app, "import"),
+        (telegram_app, "telegram"),
+    ):
+        _wrap_commands(sub)
+        cli.add_typer(sub, name=name)
+    cli.command("collect")(friendly(collect_command))
 
 
 def _wrap_commands(app: typer.Typer) -> None:
@@ -221,19 +201,6 @@ def _wrap_commands(app: typer.Typer) -> None:
 
 
 _mount_subapps()
-
-
-def _mount_optional() -> None:
-    # The classifier commands live in their own module to keep this file small.
-    try:
-        from app.cli_classifier import classifier_app, classify_command
-    except ImportError:  # pragma: no cover - only while the module is being written
-        return
-    cli.command("classify")(friendly(classify_command))
-    cli.add_typer(classifier_app, name="classifier")
-
-
-_mount_optional()
 
 
 def main() -> None:

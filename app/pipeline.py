@@ -161,6 +161,23 @@ def escalate(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]
         after_id = stats.last_id
 
 
+def deliver_alerts(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """Send due outbox rows to Telegram, paced per chat and globally."""
+    from alerts.ratelimit import RateLimiter
+    from alerts.service import DeliveryOptions, run_delivery_job
+
+    # One limiter per process, so the pace carries over between runs of the job.
+    limiter = ctx.cache.setdefault("alerts_limiter", RateLimiter())
+    return run_delivery_job(
+        session,
+        token=ctx.settings.telegram_token,
+        api_base=ctx.settings.telegram_api_base,
+        now=now,
+        limiter=limiter,
+        options=DeliveryOptions(base_url=ctx.settings.base_url, tz=ctx.tz),
+    )
+
+
 def weekly_rating(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
     """Compute and publish last week's rating (the head's Monday report)."""
     from app.scheduler import weekly_rating_occurrence

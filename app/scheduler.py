@@ -15,7 +15,13 @@ from apscheduler.triggers.cron import CronTrigger
 from app.collect import collect_all
 from app.context import AppContext
 from app.jobs import JobBody, run_guarded, run_once_per_occurrence
-from app.pipeline import collect_demo, escalate, process_pending, weekly_rating
+from app.pipeline import (
+    collect_demo,
+    deliver_alerts,
+    escalate,
+    process_pending,
+    weekly_rating,
+)
 
 log = logging.getLogger("mcu.scheduler")
 
@@ -33,6 +39,7 @@ JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("collect_sources", 30, collect_all),
     IntervalJob("process_messages", 5, process_pending),
     IntervalJob("escalation", 60, escalate),
+    IntervalJob("deliver_alerts", 5, deliver_alerts),
 )
 
 

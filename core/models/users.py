@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -44,7 +44,8 @@ class TelegramLink(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    chat_id: Mapped[int | None]
+    # Telegram user ids pass 2^31 and group ids start with -100…: 64-bit on every backend.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     link_code: Mapped[str | None] = mapped_column(String(40), unique=True)
     code_expires_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=False)
