@@ -129,10 +129,32 @@ def alert_buttons(incident_id: int, url: str) -> tuple[tuple[Button, ...], ...]:
     return tuple(rows)
 
 
+def format_weekly_rating(payload: Mapping[str, Any], ctx: FormatContext) -> AlertMessage:
+    """The head's Monday message: the week, the top of the ranking and a link to the report."""
+    esc = html.escape
+    week = str(payload.get("week") or "")
+    lines = [f"<b>📊 Рейтинг отделов за неделю {esc(week)}</b>"]
+    if payload.get("period"):
+        lines.append(esc(str(payload["period"])))
+    for row in payload.get("top") or []:
+        lines.append(
+            f"{int(row['rank'])}. {esc(str(row['department']))} — {float(row['index']):.1f}"
+        )
+    unranked = int(payload.get("unranked") or 0)
+    if unranked:
+        lines.append(f"Недостаточно данных: {unranked}")
+    url = f"{ctx.base_url.rstrip('/')}/rating?week={week}"
+    lines.append(f'<a href="{esc(url, quote=True)}">Таблица, XLSX и PDF в МЦУ</a>')
+    buttons = ((Button("Открыть рейтинг", url=url),),) if url_button_allowed(url) else ()
+    return AlertMessage("\n".join(lines), buttons)
+
+
 def format_alert(
     *, kind: str, payload: Mapping[str, Any], urgent: bool, now: datetime, ctx: FormatContext
 ) -> AlertMessage:
     """The message for one outbox row: headline, block, place, what, deadline, link."""
+    if kind == "weekly_rating":
+        return format_weekly_rating(payload, ctx)
     esc = html.escape
     incident_id = payload.get("incident_id")
     number = payload.get("number") or (f"#{incident_id}" if incident_id else "")

@@ -6,15 +6,15 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.bot import BotDeps, build_dispatcher
 from alerts.telegram import make_bot
 from app.context import AppContext
+from app.repository import owns_block
 from core.db import session_factory, session_scope
 from core.errors import NotFoundError, PermissionDeniedError
-from core.models import Incident, User, UserBlock
+from core.models import Incident, User
 from incidents import lifecycle, service
 
 log = logging.getLogger("mcu.bot")
@@ -30,16 +30,13 @@ def _load(session: Session, user_id: int, incident_id: int) -> tuple[User, Incid
     return user, incident
 
 
-def _owns_block(session: Session, user: User, block: str) -> bool:
-    stmt = select(UserBlock).where(UserBlock.user_id == user.id, UserBlock.block_code == block)
-    return session.scalar(stmt) is not None
-
-
 def may_manage(session: Session, user: User, incident: Incident) -> bool:
     """Operators, the coordinator, admins and the block's sector heads may assign."""
     if user.role in MANAGERS:
         return True
-    return user.role == "sector_head" and _owns_block(session, user, incident.block_code)
+    return user.role == "sector_head" and owns_block(
+        session, user_id=user.id, block=incident.block_code
+    )
 
 
 def may_accept(session: Session, user: User, incident: Incident) -> bool:

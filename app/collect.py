@@ -37,8 +37,10 @@ def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetim
         raise NotFoundError(f"нет источника {name!r}; список: `mcu sources`")
     if source.paused_until is not None and source.paused_until > now:
         return StoreResult(0, 0, 0, 0)
-    collector = make_collector(ctx, source)
+    collector: Collector | None = None
     try:
+        # Building the collector can fail too (no password, bad settings): recorded the same way.
+        collector = make_collector(ctx, source)
         with session.begin_nested():
             return store_batch(session, collector=collector, source_name=name, now=now)
     except RateLimitedError as exc:
@@ -51,7 +53,7 @@ def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetim
             session, source=source, error=str(exc), now=now, status=exc.status
         )
     finally:
-        close = getattr(collector, "close", None)
+        close = getattr(collector, "close", None) if collector is not None else None
         if close is not None:
             close()
     return StoreResult(0, 0, 0, 1)

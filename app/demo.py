@@ -7,15 +7,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import repository as app_repo
 from app.context import AppContext
 from app.users import add_user
 from collectors import repository as collectors_repo
 from collectors.demo import demo_source_name, load_items, to_raw
 from core.db import session_scope
-from core.models import Department, Incident, User
 
 DEMO_PASSWORD = "demo"
 
@@ -83,7 +82,7 @@ def demo_accounts(department_codes: tuple[str, ...] = ()) -> list[str]:
 
 def ensure_demo_users(session: Session) -> int:
     """Create the demo staff and one executor per department; existing logins are kept."""
-    existing = set(session.scalars(select(User.username)))
+    existing = app_repo.usernames(session)
     created = 0
     for username, role, name, position, blocks in _STAFF:
         if username not in existing:
@@ -97,7 +96,7 @@ def ensure_demo_users(session: Session) -> int:
                 blocks=blocks,
             )
             created += 1
-    for dept in session.scalars(select(Department).order_by(Department.id)):
+    for dept in app_repo.departments(session):
         username = f"executor_{dept.code}"
         if username not in existing:
             add_user(
@@ -160,7 +159,7 @@ def load_demo(ctx: AppContext, *, days: int = 21, progress: bool = False) -> Dem
     now = datetime.now(UTC)
     with session_scope(ctx.engine) as session:
         created = ensure_demo_users(session)
-        has_history = session.scalar(select(func.count(Incident.id))) or 0
+        has_history = app_repo.incident_count(session)
     stored = 0
     if not has_history and days > 0:
         with session_scope(ctx.engine) as session:
@@ -169,5 +168,5 @@ def load_demo(ctx: AppContext, *, days: int = 21, progress: bool = False) -> Dem
             task = bar.add_task("Демо-история", total=stored)
             play_history(ctx, now=now, advance=lambda n: bar.advance(task, n))
     with session_scope(ctx.engine) as session:
-        total = session.scalar(select(func.count(Incident.id))) or 0
+        total = app_repo.incident_count(session)
     return DemoSummary(users_created=created, messages_stored=stored, incidents=total)

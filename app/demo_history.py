@@ -10,13 +10,13 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import repository as app_repo
 from app.context import AppContext
 from app.pipeline import process_messages
 from core.db import session_scope
-from core.models import Department, Incident, Message, User
+from core.models import Incident, User
 from incidents import service
 
 # Share of incidents each department handles well (others: late, formal or no answer).
@@ -98,14 +98,7 @@ def _answer(
 def _process_history(ctx: AppContext, advance: Callable[[int], None]) -> None:
     while True:
         with session_scope(ctx.engine) as session:
-            batch = list(
-                session.scalars(
-                    select(Message)
-                    .where(Message.status == "new")
-                    .order_by(Message.received_at, Message.id)
-                    .limit(20)
-                )
-            )
+            batch = app_repo.oldest_new_messages(session, limit=20)
             if not batch:
                 return
             for message in batch:
@@ -194,15 +187,9 @@ def _act(
 def _handle_history(ctx: AppContext, *, now: datetime) -> None:
     rng = random.Random(47)
     with session_scope(ctx.engine) as session:
-        departments = {d.id: d for d in session.scalars(select(Department))}
-        executors = {
-            u.department_id: u for u in session.scalars(select(User).where(User.role == "executor"))
-        }
-        incidents = list(
-            session.scalars(
-                select(Incident).where(Incident.status == "assigned").order_by(Incident.received_at)
-            )
-        )
+        departments = app_repo.departments_by_id(session)
+        executors = app_repo.executors_by_department(session)
+        incidents = app_repo.assigned_incidents(session)
         for incident in incidents:
             dept = departments.get(incident.department_id or -1)
             if dept is None:

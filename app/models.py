@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
+from app import repository as app_repo
 from app.context import AppContext
 from classifier.model import BlockClassifier, Prediction
 from classifier.place import Gazetteer, Match, extract_place
 from classifier.registry import ModelRegistry
 from classifier.train import train_active
 from core.db import session_scope
-from core.models import TrainingExample
 
 
 class ActiveModel:
@@ -69,8 +67,7 @@ def gazetteer(ctx: AppContext) -> PlaceFinder:
 def operator_examples(ctx: AppContext) -> list[tuple[str, str]]:
     """Every block correction operators made, as training pairs."""
     with session_scope(ctx.engine) as session:
-        rows = session.execute(select(TrainingExample.text, TrainingExample.block_code)).all()
-    return [(text, block) for text, block in rows]
+        return app_repo.operator_examples(session)
 
 
 def train_and_activate(ctx: AppContext) -> str:

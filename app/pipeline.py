@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app import repository as app_repo
 from app.context import AppContext
 from app.models import active_classifier, gazetteer
 from collectors import repository as collectors_repo
 from collectors.base import Collector
 from collectors.demo import DemoCollector
-from core.models import Classification, Message
+from core.models import AlertOutbox, Classification, Message
 from core.types import RawMessage, StoreResult
 
 log = logging.getLogger("mcu.pipeline")
@@ -179,12 +180,32 @@ def deliver_alerts(ctx: AppContext, session: Session, now: datetime) -> dict[str
 
 
 def weekly_rating(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
-    """Compute and publish last week's rating (the head's Monday report)."""
+    """Publish last week's rating and queue the head's Telegram message (once per week)."""
     from app.scheduler import weekly_rating_occurrence
     from rating import service as rating_service
+    from rating.serialize import page_dict
 
     week = weekly_rating_occurrence(now, ctx.tz)
     result = rating_service.publish_snapshot(
         session, week=week, calendar=ctx.calendar, weights=ctx.rating_config, now=now
     )
-    return {"week": week, "units": len(result.units)}
+    page = page_dict(result)
+    ranked = [u for u in page["units"] if u["rank"] is not None]
+    payload = {
+        "week": week,
+        "period": page["period"],
+        "top": [{k: u[k] for k in ("rank", "department", "index")} for u in ranked[:5]],
+        "unranked": len(page["units"]) - len(ranked),
+    }
+    heads = app_repo.users_with_role(session, role="head")
+    for head in heads:
+        session.add(
+            AlertOutbox(
+                kind="weekly_rating",
+                dedupe_key=f"rating:{week}:{head.id}",
+                user_id=head.id,
+                payload=payload,
+                next_attempt_at=now,
+            )
+        )
+    return {"week": week, "units": len(result.units), "sent_to": len(heads)}

@@ -6,14 +6,13 @@ import logging
 
 import uvicorn
 from rich.console import Console
-from sqlalchemy import select
 
+from app import repository as app_repo
 from app.context import AppContext, build_context
 from app.demo import DEMO_PASSWORD, demo_accounts, load_demo
 from app.models import ensure_classifier
 from core import migrate
 from core.db import session_scope
-from core.models import Department
 from core.seed import seed_reference
 
 console = Console()
@@ -39,7 +38,7 @@ def _banner(ctx: AppContext, host: str, port: int) -> None:
     console.print(f"Откройте [bold]{url}/[/bold]  (API: {url}/docs, здоровье: {url}/healthz)")
     if ctx.settings.demo_mode:
         with session_scope(ctx.engine) as session:
-            codes = tuple(session.scalars(select(Department.code).order_by(Department.id)))
+            codes = tuple(d.code for d in app_repo.departments(session))
         names = ", ".join(demo_accounts(codes))
         console.print(f"Демо-входы (пароль [bold]{DEMO_PASSWORD}[/bold]): {names}")
     console.print("Остановить: Ctrl+C")

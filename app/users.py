@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import repository as app_repo
 from core.errors import ConflictError, NotFoundError
-from core.models import ROLES, Department, User, UserBlock
+from core.models import ROLES, User, UserBlock
 from web.auth import hash_password
 
 
@@ -24,13 +24,11 @@ def add_user(
     """Create a staff account; refuse unknown roles, departments and duplicates."""
     if role not in ROLES:
         raise ConflictError(f"неизвестная роль {role!r}; допустимы: {', '.join(ROLES)}")
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    if username in app_repo.usernames(session):
         raise ConflictError(f"пользователь {username!r} уже существует")
     department_id = None
     if department_code:
-        department_id = session.scalar(
-            select(Department.id).where(Department.code == department_code)
-        )
+        department_id = app_repo.department_id(session, code=department_code)
         if department_id is None:
             raise NotFoundError(f"нет отдела с кодом {department_code!r}")
     user = User(

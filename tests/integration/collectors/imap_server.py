@@ -113,7 +113,9 @@ class FakeImapServer(socketserver.ThreadingTCPServer):
         return int(self.server_address[1])
 
     def start(self) -> FakeImapServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="fake-imap")
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-imap"
+        )
         self._thread.start()
         return self
 
@@ -136,6 +138,7 @@ class _Session(socketserver.BaseRequestHandler):
     def setup(self) -> None:
         self.sock: socket.socket = self.request
         self.sock.settimeout(10)  # a client that hangs cannot keep server_close() waiting
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stalls
         self.rfile = self.sock.makefile("rb")
         self.tls_on = False
         self.user: str | None = None

@@ -288,10 +288,9 @@ def test_fetch_answers_are_matched_by_uid() -> None:
     assert body_of([None], 7) is None
 
 
-OPENSSL_REQ = (
-    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-    " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
-).split()
+OPENSSL_REQ = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"]
+OPENSSL_REQ += ["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
+OPENSSL_REQ += ["-addext", "subjectAltName=IP:127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -338,6 +337,7 @@ def test_collector_from_a_source_row(imap: Any) -> None:
     assert len(built.fetch(cursor={}, now=NOW).messages) == 1
     with pytest.raises(SourceAuthError):
         ImapCollector.from_source(Source(name="x", kind="email", settings=settings), secret="s")
-    with pytest.raises(CollectorError, match="ssl"):
-        bad = Source(name="y", kind="email", settings={**settings, "ssl": "tls1"}, secret="p")
-        ImapCollector.from_source(bad, secret="s")
+    for wrong in ({"ssl": "tls1"}, {"port": "IMAPS"}, {"host": ""}):
+        bad = Source(name="y", kind="email", settings={**settings, **wrong}, secret="p")
+        with pytest.raises(CollectorError, match=r"почтового|ssl"):
+            ImapCollector.from_source(bad, secret="s")
