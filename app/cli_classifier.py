@@ -20,6 +20,7 @@ from classifier.evaluate import evaluate
 from classifier.model import BlockClassifier
 from classifier.place import Gazetteer, extract_place
 from classifier.registry import ModelNotFoundError, ModelRegistry
+from config.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 console = Console()
@@ -30,11 +31,11 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def _models_dir() -> Path:
-    return Path(os.environ.get("MCU_MODELS_DIR") or REPO_ROOT / "var" / "models")
+    return get_settings().models_dir
 
 
 def _config_dir() -> Path:
-    return Path(os.environ.get("MCU_CONFIG_DIR") or REPO_ROOT / "config")
+    return get_settings().config_dir
 
 
 def _shared_dir() -> Path:
@@ -166,6 +167,21 @@ def _metrics_table(metrics: dict[str, Any], *, title: str) -> Table:
 
 
 @classifier_app.command("train")
+def _database_corrections() -> list[tuple[str, str]]:
+    """Operators' block corrections stored in the database (none if it is unreachable)."""
+    from app.context import build_context
+    from app.models import operator_examples
+    from core.errors import AppError
+
+    try:
+        examples = operator_examples(build_context())
+    except AppError as exc:
+        err.print(f"[yellow]Исправления операторов не загружены:[/yellow] {exc}")
+        return []
+    console.print(f"Исправлений операторов из базы: {len(examples)}")
+    return examples
+
+
 def train_command(
     models_dir: ModelsDir = None,
     extra: Annotated[
@@ -176,7 +192,10 @@ def train_command(
     """Обучить модель на корпусе (+ примеры), сохранить новой версией и сделать активной."""
     from classifier.train import train_active
 
-    extra_examples = _read_examples(extra) if extra else []
+    if not corpus.is_file():
+        err.print(f"[red]Нет корпуса {corpus}:[/red] выполните `mcu classifier build-corpus`.")
+        raise typer.Exit(2)
+    extra_examples = (_read_examples(extra) if extra else []) + _database_corrections()
     blocks = load_blocks(_config_dir() / "municipality.yaml")
     with console.status("Обучение…"):
         metadata = train_active(
