@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,16 +16,13 @@ from sqlalchemy.orm import Session
 
 from app.collect import collect_source
 from app.context import AppContext, build_context
-from app.pipeline import store_batch
 from collectors import repository as collectors_repo
-from collectors.base import Collector
-from collectors.errors import CollectorError, RateLimitedError
+from collectors.health import source_health
 from collectors.vk import VkCollector
 from config.errors import ConfigError
 from core.db import session_scope
-from core.errors import AppError, ConflictError, NotFoundError
+from core.errors import AppError, ConflictError
 from core.models import Source
-from core.types import StoreResult
 
 console = Console()
 err = Console(stderr=True)
@@ -54,53 +51,9 @@ def make_vk_collector(ctx: AppContext, source: Source) -> VkCollector:
     return VkCollector.from_source(source, settings=ctx.settings, settlements=settlements)
 
 
-def collect_once(
-    session: Session, *, name: str, now: datetime, build: Callable[[Source], Collector]
-) -> StoreResult:
-    """One pass as app.collect.collect_source runs it: failures mark the source, store nothing."""
-    source = collectors_repo.get_source(session, name=name)
-    if source is None:
-        raise NotFoundError(f"нет источника {name!r}; список: `mcu sources`")
-    if source.paused_until is not None and source.paused_until > now:
-        return StoreResult(0, 0, 0, 0)
-    try:
-        collector = build(source)
-        try:
-            with session.begin_nested():
-                return store_batch(session, collector=collector, source_name=name, now=now)
-        finally:
-            close = getattr(collector, "close", None)
-            if callable(close):
-                close()
-    except RateLimitedError as exc:
-        source.paused_until = now + exc.retry_after
-        collectors_repo.record_failure(
-            session, source=source, error=str(exc), now=now, status=exc.status
-        )
-    except CollectorError as exc:
-        collectors_repo.record_failure(
-            session, source=source, error=str(exc), now=now, status=exc.status
-        )
-    return StoreResult(0, 0, 0, 1)
-
-
 def _source_rows(session: Session) -> list[dict[str, Any]]:
-    # The secret is write-only: it is never part of what is shown.
-    return [
-        {
-            "name": s.name,
-            "kind": s.kind,
-            "enabled": s.enabled,
-            "status": s.status,
-            "paused_until": s.paused_until.isoformat() if s.paused_until else None,
-            "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
-            "last_error": s.last_error,
-            "fetched": s.fetched_count,
-            "stored": s.stored_count,
-            "errors": s.error_count,
-        }
-        for s in collectors_repo.list_sources(session)
-    ]
+    # The secret is write-only: source_health never includes it.
+    return [source_health(s) for s in collectors_repo.list_sources(session)]
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
@@ -200,16 +153,6 @@ def _upsert_vk(
     return False
 
 
-def _vk_or_generic(app_ctx: AppContext, session: Session, *, name: str) -> StoreResult:
-    now = datetime.now(UTC)
-    source = collectors_repo.get_source(session, name=name)
-    if source is not None and source.kind != "vk":
-        return collect_source(app_ctx, session, name=name, now=now)
-    return collect_once(
-        session, name=name, now=now, build=lambda row: make_vk_collector(app_ctx, row)
-    )
-
-
 def collect_command(
     source: Annotated[str, typer.Argument(help="Имя источника (см. `mcu sources`).")],
     once: Annotated[bool, typer.Option(help="Один проход и выход.")] = True,
@@ -220,7 +163,7 @@ def collect_command(
         app_ctx = build_context()
         while True:
             with session_scope(app_ctx.engine) as session:
-                result = _vk_or_generic(app_ctx, session, name=source)
+                result = collect_source(app_ctx, session, name=source, now=datetime.now(UTC))
                 row = collectors_repo.get_source(session, name=source)
                 interval = row.interval_seconds if row is not None else 300
             if json:

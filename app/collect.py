@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +26,22 @@ def make_collector(ctx: AppContext, source: Source) -> Collector:
         return DemoCollector(
             rate_per_minute=ctx.settings.demo_rate_per_minute, secret=ctx.settings.secret_key
         )
+    if source.kind == "vk":
+        from app.cli_sources import make_vk_collector
+
+        return make_vk_collector(ctx, source)
+    if source.kind == "email":
+        from collectors.mail import ImapCollector
+
+        return ImapCollector.from_source(source, secret=ctx.settings.secret_key)
     raise NotFoundError(
         f"источник {source.name!r} вида {source.kind!r} не опрашивается по расписанию"
     )
 
 
-def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetime) -> StoreResult:
+def run_pass(
+    session: Session, *, name: str, now: datetime, build: Callable[[Source], Collector]
+) -> StoreResult:
     """One pass: fetch, store idempotently, move the cursor; failures mark the source."""
     source = collectors_repo.get_source(session, name=name)
     if source is None:
@@ -40,7 +51,7 @@ def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetim
     collector: Collector | None = None
     try:
         # Building the collector can fail too (no password, bad settings): recorded the same way.
-        collector = make_collector(ctx, source)
+        collector = build(source)
         with session.begin_nested():
             return store_batch(session, collector=collector, source_name=name, now=now)
     except RateLimitedError as exc:
@@ -53,17 +64,23 @@ def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetim
             session, source=source, error=str(exc), now=now, status=exc.status
         )
     finally:
-        close = getattr(collector, "close", None) if collector is not None else None
-        if close is not None:
+        close = getattr(collector, "close", None)
+        if callable(close):
             close()
     return StoreResult(0, 0, 0, 1)
+
+
+def collect_source(ctx: AppContext, session: Session, *, name: str, now: datetime) -> StoreResult:
+    """One scheduled pass of a configured source."""
+    return run_pass(session, name=name, now=now, build=lambda source: make_collector(ctx, source))
 
 
 def collect_all(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
     """A pass over every enabled, polled source whose interval has elapsed."""
     results: dict[str, Any] = {}
     for source in collectors_repo.list_sources(session):
-        if not source.enabled or source.kind not in POLLED_KINDS:
+        demo = bool((source.settings or {}).get("demo"))  # demo rows are fed by the demo stream
+        if not source.enabled or source.kind not in POLLED_KINDS or demo:
             continue
         last = source.last_success_at or source.last_error_at
         if last is not None and (now - last).total_seconds() < source.interval_seconds:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Department, Incident, Message, TrainingExample, User, UserBlock
+from core.models import (
+    Answer,
+    CitizenFeedback,
+    Department,
+    Incident,
+    Message,
+    Source,
+    TrainingExample,
+    User,
+    UserBlock,
+)
 
 
 def users_with_role(session: Session, *, role: str) -> list[User]:
@@ -71,3 +81,70 @@ def department_id(session: Session, *, code: str) -> int | None:
 def incident_count(session: Session) -> int:
     """All incidents."""
     return session.scalar(select(func.count(Incident.id))) or 0
+
+
+# --- Citizen side of the Telegram bot (app/bot.py) ---
+
+
+def message_id_by_external(session: Session, *, source_id: int, external_id: str) -> int | None:
+    """The id of a stored message by its source key."""
+    stmt = select(Message.id).where(
+        Message.source_id == source_id, Message.external_id == external_id
+    )
+    return session.scalar(stmt)
+
+
+def source_message(session: Session, *, message_id: int, source_name: str) -> Message | None:
+    """A message by id, only if it came from the named source."""
+    stmt = (
+        select(Message)
+        .join(Source, Source.id == Message.source_id)
+        .where(Message.id == message_id, Source.name == source_name)
+    )
+    return session.scalar(stmt)
+
+
+def incident_by_number(session: Session, *, number: str) -> Incident | None:
+    """The incident with this public number (МЦУ-2026-000123)."""
+    return session.scalar(select(Incident).where(Incident.number == number))
+
+
+def contact_messages(
+    session: Session, *, incident_id: int, source_name: str, contact: str | None = None
+) -> list[Message]:
+    """Messages of an incident from the named source that carry a contact, oldest first."""
+    stmt = (
+        select(Message)
+        .join(Source, Source.id == Message.source_id)
+        .where(
+            Message.incident_id == incident_id,
+            Source.name == source_name,
+            Message.contact.is_not(None),
+        )
+        .order_by(Message.id)
+    )
+    if contact is not None:
+        stmt = stmt.where(Message.contact == contact)
+    return list(session.scalars(stmt))
+
+
+def latest_published_answer(session: Session, *, incident_id: int) -> Answer | None:
+    """The last answer of an incident that was published to the citizen."""
+    stmt = (
+        select(Answer)
+        .where(Answer.incident_id == incident_id, Answer.published_at.is_not(None))
+        .order_by(Answer.published_at.desc(), Answer.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def latest_feedback(session: Session, *, incident_id: int) -> CitizenFeedback | None:
+    """The citizen's most recent verdict on an incident."""
+    stmt = (
+        select(CitizenFeedback)
+        .where(CitizenFeedback.incident_id == incident_id)
+        .order_by(CitizenFeedback.created_at.desc(), CitizenFeedback.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)

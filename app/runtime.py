@@ -28,7 +28,7 @@ def prepare(*, load_demo_data: bool = True) -> AppContext:
     if trained:
         console.print(f"Классификатор обучен: версия {trained}")
     if load_demo_data and ctx.settings.demo_mode:
-        console.print(load_demo(ctx, days=21, progress=True))
+        console.print(str(load_demo(ctx, days=21, progress=True)))
     return ctx
 
 
@@ -49,6 +49,8 @@ def serve(ctx: AppContext, *, host: str, port: int, with_scheduler: bool) -> Non
     from web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # APScheduler logs every run at INFO; our jobs log what they did themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = None
     if with_scheduler:
         from app.scheduler import start_background

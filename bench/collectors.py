@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, delete, insert, text  # noqa: E402
 
-from app.cli_sources import collect_once  # noqa: E402
+from app.collect import run_pass as collect_once  # noqa: E402
 from collectors import repository as repo  # noqa: E402
 from collectors.vk import VkCollector, VkOptions  # noqa: E402
 from collectors.vk_client import VkClient  # noqa: E402

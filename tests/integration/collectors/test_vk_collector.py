@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.cli_sources import collect_once
+from app.collect import run_pass as collect_once
 from collectors import repository as collectors_repo
 from collectors.errors import TemporaryError
 from collectors.vk import VkCollector, post_reply
