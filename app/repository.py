@@ -148,3 +148,28 @@ def latest_feedback(session: Session, *, incident_id: int) -> CitizenFeedback | 
         .limit(1)
     )
     return session.scalar(stmt)
+
+
+def unpublished_answers(session: Session, *, limit: int) -> list[Answer]:
+    """Answers not yet published that passed the «отписка» check, oldest first."""
+    stmt = (
+        select(Answer)
+        .where(Answer.published_at.is_(None), Answer.formal_reply.is_(False))
+        .order_by(Answer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def incident_messages_with_sources(
+    session: Session, *, incident_id: int
+) -> list[tuple[Message, Source]]:
+    """Every message of an incident with the source it came from."""
+    stmt = (
+        select(Message, Source)
+        .join(Source, Source.id == Message.source_id)
+        .where(Message.incident_id == incident_id)
+        .order_by(Message.id)
+    )
+    return [(message, source) for message, source in session.execute(stmt)]

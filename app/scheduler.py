@@ -22,6 +22,7 @@ from app.pipeline import (
     process_pending,
     weekly_rating,
 )
+from app.publish import publish_pending
 
 log = logging.getLogger("mcu.scheduler")
 
@@ -40,6 +41,7 @@ JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("process_messages", 5, process_pending),
     IntervalJob("escalation", 60, escalate),
     IntervalJob("deliver_alerts", 5, deliver_alerts),
+    IntervalJob("publish_answers", 30, publish_pending),
 )
 
 
