@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from config.errors import ConfigError
-from core.errors import AppError
+from app.cli_errors import friendly
 
 console = Console()
 err = Console(stderr=True)
@@ -27,26 +24,6 @@ user_app = typer.Typer(help="Учётные записи сотрудников.
 cli.add_typer(db_app, name="db")
 cli.add_typer(demo_app, name="demo")
 cli.add_typer(user_app, name="user")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(func: F) -> F:
-    """Print configuration and domain errors as one clear line, exit 2, no traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            err.print(f"[red]Ошибка конфигурации:[/red] {exc}", soft_wrap=True, highlight=False)
-            raise typer.Exit(2) from None
-        except AppError as exc:
-            err.print(f"[red]Ошибка:[/red] {exc}", soft_wrap=True, highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 Host = Annotated[str, typer.Option(help="Адрес, на котором слушать.")]
 Port = Annotated[int, typer.Option(help="Порт.")]

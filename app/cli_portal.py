@@ -6,41 +6,22 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from config.errors import ConfigError
+from app.cli_errors import friendly
 from core.errors import AppError
 
 console = Console()
 err = Console(stderr=True)
 apikey_app = typer.Typer(help="Ключи API интеграций: портал, Open311, ПОС.", no_args_is_help=True)
 import_app = typer.Typer(help="Импорт выгрузок из внешних систем.", no_args_is_help=True)
-F = TypeVar("F", bound=Callable[..., Any])
 SHOWN_ERRORS = 200
-
-
-def friendly(func: F) -> F:
-    """Configuration and domain errors as one clear line and exit code 2, no traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            err.print(f"[red]Ошибка конфигурации:[/red] {exc}", soft_wrap=True, highlight=False)
-            raise typer.Exit(2) from None
-        except AppError as exc:
-            err.print(f"[red]Ошибка:[/red] {exc}", soft_wrap=True, highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @apikey_app.command("create")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,33 +12,21 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from app.cli_errors import friendly_errors
 from app.collect import collect_source
 from app.context import AppContext, build_context
 from collectors import repository as collectors_repo
 from collectors.health import source_health
 from collectors.vk import VkCollector
-from config.errors import ConfigError
 from core.db import session_scope
-from core.errors import AppError, ConflictError
+from core.errors import ConflictError
 from core.models import Source
 
 console = Console()
-err = Console(stderr=True)
 
 sources_app = typer.Typer(help="Источники сообщений: список и подключение.")
 add_app = typer.Typer(help="Подключить источник.", no_args_is_help=True)
 sources_app.add_typer(add_app, name="add")
-
-
-@contextmanager
-def _friendly() -> Iterator[None]:
-    # The same one-line errors as app.cli.friendly; importing app.cli here would be circular.
-    try:
-        yield
-    except (ConfigError, AppError) as exc:
-        label = "Ошибка конфигурации" if isinstance(exc, ConfigError) else "Ошибка"
-        err.print(f"[red]{label}:[/red] {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
 
 
 def make_vk_collector(ctx: AppContext, source: Source) -> VkCollector:
@@ -80,7 +66,7 @@ def sources_list(
     """Источники сообщений и их состояние."""
     if ctx.invoked_subcommand is not None:
         return
-    with _friendly():
+    with friendly_errors():
         app_ctx = build_context()
         with session_scope(app_ctx.engine) as session:
             rows = _source_rows(session)
@@ -115,7 +101,7 @@ def add_vk(
         "search": search,
         "recheck_days": recheck_days,
     }
-    with _friendly():
+    with friendly_errors():
         app_ctx = build_context()
         with session_scope(app_ctx.engine) as session:
             created = _upsert_vk(
@@ -159,7 +145,7 @@ def collect_command(
     json: Annotated[bool, typer.Option("--json", help="Итог в JSON.")] = False,
 ) -> None:
     """Собрать новые сообщения источника: один проход или по расписанию источника."""
-    with _friendly():
+    with friendly_errors():
         app_ctx = build_context()
         while True:
             with session_scope(app_ctx.engine) as session:

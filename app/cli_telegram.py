@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
-from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from app.cli_errors import friendly
 from config.errors import ConfigError
 from core.errors import AppError, NotFoundError
 
 console = Console()
-err = Console(stderr=True)
 telegram_app = typer.Typer(
     help="Telegram: привязка сотрудников, проверка доставки, очередь уведомлений.",
     no_args_is_help=True,
 )
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(func: F) -> F:
-    """Errors a person can fix become one line and exit code 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (AppError, ConfigError) as exc:
-            err.print(f"[red]Ошибка:[/red] {exc}", soft_wrap=True, highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @telegram_app.command("link")
-@_friendly
+@friendly
 def link(username: str, chat_id: int) -> None:
     """Привязать чат Telegram (CHAT_ID) к учётной записи без кода."""
     from alerts.linking import link_directly
@@ -52,7 +34,7 @@ def link(username: str, chat_id: int) -> None:
 
 
 @telegram_app.command("unlink")
-@_friendly
+@friendly
 def unlink(username: str) -> None:
     """Отвязать Telegram от учётной записи (уведомления перестанут приходить)."""
     from alerts import linking
@@ -70,7 +52,7 @@ def unlink(username: str) -> None:
 
 
 @telegram_app.command("send-test")
-@_friendly
+@friendly
 def send_test(username: str) -> None:
     """Отправить пользователю проверочное сообщение (прямо, минуя очередь)."""
     from alerts import repository
@@ -108,7 +90,7 @@ async def _send(token: str, api_base: str, chat_id: int, text: str) -> int | Non
 
 
 @telegram_app.command("status")
-@_friendly
+@friendly
 def status() -> None:
     """Сколько уведомлений в каждом состоянии очереди."""
     from alerts.repository import status_counts
