@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
@@ -54,6 +55,43 @@ def load_calendar(config: ReferenceConfig, *, tz: str, config_dir: str) -> WorkC
         ) from exc
 
 
+_KEYS = {"holiday": "holidays", "working_weekend": "working_weekends", "shortened": "shortened"}
+
+
+def calendar_mapping(work_hours: Any, days: dict[date, str]) -> dict[str, Any]:
+    """calendar.yaml's shape rebuilt from the calendar_days table (admins edit it there)."""
+    years: dict[int, dict[str, list[str]]] = {}
+    for day, kind in sorted(days.items()):
+        year = years.setdefault(day.year, {key: [] for key in _KEYS.values()})
+        kinds = ("working_weekend", "shortened") if kind == "shortened_weekend" else (kind,)
+        for one in kinds:
+            year[_KEYS[one]].append(day.isoformat())
+    return {"work_hours": work_hours, "years": years}
+
+
+def _calendar_from_database(
+    engine: Engine, config: ReferenceConfig, *, tz: str, fallback: WorkCalendar
+) -> WorkCalendar:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from app.repository import calendar_exceptions
+    from core.db import session_scope
+
+    try:
+        with session_scope(engine) as session:
+            days = calendar_exceptions(session)
+    except (OperationalError, ProgrammingError):  # not migrated yet: config/ is the truth
+        return fallback
+    if not days:
+        return fallback
+    try:
+        return WorkCalendar.from_mapping(
+            calendar_mapping(config.calendar["work_hours"], days), tz=tz
+        )
+    except ValueError as exc:
+        raise ConfigError(file="calendar_days", field="(таблица)", problem=str(exc)) from exc
+
+
 def build_context(settings: Settings | None = None, *, check_db: bool = True) -> AppContext:
     """Load and validate everything; raise ConfigError / DatabaseUnavailableError clearly."""
     settings = settings or get_settings()
@@ -63,4 +101,5 @@ def build_context(settings: Settings | None = None, *, check_db: bool = True) ->
     engine = get_engine(settings.database_url)
     if check_db:
         check_connection(engine)
+        calendar = _calendar_from_database(engine, config, tz=tz, fallback=calendar)
     return AppContext(settings=settings, config=config, engine=engine, calendar=calendar, tz=tz)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app import repository as app_repo
 from app.context import AppContext
 from app.pipeline import process_messages
+from core.calendar import WorkCalendar
 from core.db import session_scope
 from core.models import Incident, User
 from incidents import service
@@ -95,6 +96,23 @@ def _answer(
     )
 
 
+def _published_answer(
+    session: Session,
+    incident: Incident,
+    executor: User | None,
+    *,
+    kind: str,
+    text: str,
+    at: datetime,
+    cal: WorkCalendar,
+) -> None:
+    # Demo answers are public and, their channels being invented, delivered at once.
+    answer = service.add_answer(
+        session, incident=incident, author=executor, kind=kind, text=text, now=at, calendar=cal
+    )
+    answer.published_at = answer.delivered_at = at
+
+
 def _process_history(ctx: AppContext, advance: Callable[[int], None]) -> None:
     while True:
         with session_scope(ctx.engine) as session:
@@ -133,26 +151,14 @@ def _act(
         calendar=cal,
     )
     if not good and rng.random() < 0.5:
-        service.add_answer(
-            session,
-            incident=incident,
-            author=executor,
-            kind="final",
-            text=_FORMAL,
-            now=first_at,
-            calendar=cal,
+        _published_answer(
+            session, incident, executor, kind="final", text=_FORMAL, at=first_at, cal=cal
         )
         return
     promise = cal.end_of_working_days(first_at, 3).astimezone(cal.tz).strftime("%d.%m.%Y")
     interim = _answer(_INTERIMS, incident, rng=rng, dept_name=dept_name, date=promise)
-    service.add_answer(
-        session,
-        incident=incident,
-        author=executor,
-        kind="interim",
-        text=interim,
-        now=first_at,
-        calendar=cal,
+    _published_answer(
+        session, incident, executor, kind="interim", text=interim, at=first_at, cal=cal
     )
     final_at = cal.end_of_working_days(first_at, rng.randint(1, 4)) - timedelta(
         hours=rng.randint(1, 6)
@@ -161,15 +167,7 @@ def _act(
         return
     done = final_at.astimezone(cal.tz).strftime("%d.%m.%Y")
     final = _answer(_FINALS, incident, rng=rng, dept_name=dept_name, date=done)
-    service.add_answer(
-        session,
-        incident=incident,
-        author=executor,
-        kind="final",
-        text=final,
-        now=final_at,
-        calendar=cal,
-    )
+    _published_answer(session, incident, executor, kind="final", text=final, at=final_at, cal=cal)
     verdict_at = final_at + timedelta(hours=rng.randint(2, 30))
     if verdict_at < now and rng.random() < 0.7:
         verdict = rng.choices(["yes", "partial", "no"], weights=[0.7, 0.2, 0.1])[0]

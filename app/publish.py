@@ -1,8 +1,9 @@
-"""Publish answers back to the citizen's channel: Telegram chat, VK reply comment, and so on.
+"""Deliver published answers to the citizen's channel: Telegram chat, VK reply comment, …
 
-An answer is published once it passed the «отписка» check (flagged answers wait for an
-operator's explicit decision in the incident page). Portal, ПОС and Open311 citizens read the
-answer themselves (/track, Open311 `status_notes`), so for them publishing is marking it public.
+A person publishes an answer in the incident page (`published_at`; a flagged «отписка» needs
+an explicit confirmation there). This job then delivers it (`delivered_at`). Portal, ПОС and
+Open311 citizens read the answer themselves (/track, Open311 `status_notes`), so for them
+publishing is enough.
 """
 
 from __future__ import annotations
@@ -78,19 +79,19 @@ def _channel_results(
     return results
 
 
-def publish_answer(
+def deliver_answer(
     ctx: AppContext, session: Session, *, answer: Answer, now: datetime
 ) -> list[str]:
-    """Send one answer to every channel of its incident and mark it published (audited)."""
+    """Send one answer to every channel of its incident and mark it delivered (audited)."""
     incident = session.get(Incident, answer.incident_id)
     if incident is None:
         return []
     results = sorted(set(_channel_results(ctx, session, answer=answer, incident=incident)))
-    answer.published_at = now
+    answer.delivered_at = now
     audit.record(
         session,
         incident=incident,
-        action="answer_published",
+        action="answer_delivered",
         actor=None,
         at=now,
         payload={"answer_id": answer.id, "channels": results},
@@ -98,10 +99,10 @@ def publish_answer(
     return results
 
 
-def publish_pending(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
-    """The scheduler's pass: publish answers that passed the check."""
-    published = 0
-    for answer in app_repo.unpublished_answers(session, limit=PUBLISH_BATCH):
-        publish_answer(ctx, session, answer=answer, now=now)
-        published += 1
-    return {"published": published}
+def deliver_published(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """The scheduler's pass: deliver answers people published."""
+    delivered = 0
+    for answer in app_repo.undelivered_answers(session, limit=PUBLISH_BATCH):
+        deliver_answer(ctx, session, answer=answer, now=now)
+        delivered += 1
+    return {"delivered": delivered}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import (
     Answer,
+    CalendarDay,
     CitizenFeedback,
     Department,
     Incident,
@@ -150,11 +153,11 @@ def latest_feedback(session: Session, *, incident_id: int) -> CitizenFeedback | 
     return session.scalar(stmt)
 
 
-def unpublished_answers(session: Session, *, limit: int) -> list[Answer]:
-    """Answers not yet published that passed the «отписка» check, oldest first."""
+def undelivered_answers(session: Session, *, limit: int) -> list[Answer]:
+    """Answers a person published that have not reached the citizen's channels, oldest first."""
     stmt = (
         select(Answer)
-        .where(Answer.published_at.is_(None), Answer.formal_reply.is_(False))
+        .where(Answer.published_at.is_not(None), Answer.delivered_at.is_(None))
         .order_by(Answer.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -173,3 +176,8 @@ def incident_messages_with_sources(
         .order_by(Message.id)
     )
     return [(message, source) for message, source in session.execute(stmt)]
+
+
+def calendar_exceptions(session: Session) -> dict[date, str]:
+    """The production calendar as admins keep it: {day: holiday|working_weekend|shortened}."""
+    return {row.day: row.kind for row in session.scalars(select(CalendarDay))}

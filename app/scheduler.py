@@ -22,7 +22,7 @@ from app.pipeline import (
     process_pending,
     weekly_rating,
 )
-from app.publish import publish_pending
+from app.publish import deliver_published
 
 log = logging.getLogger("mcu.scheduler")
 
@@ -41,7 +41,7 @@ JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("process_messages", 5, process_pending),
     IntervalJob("escalation", 60, escalate),
     IntervalJob("deliver_alerts", 5, deliver_alerts),
-    IntervalJob("publish_answers", 30, publish_pending),
+    IntervalJob("deliver_answers", 30, deliver_published),
 )
 
 

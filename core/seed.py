@@ -81,7 +81,11 @@ def _seed_sla(session: Session, cfg: ReferenceConfig, stats: SeedStats) -> None:
 
 
 def calendar_exceptions(calendar: dict[str, Any]) -> dict[date, str]:
-    """Flatten calendar.yaml years into {date: kind}."""
+    """Flatten calendar.yaml years into {date: kind}.
+
+    A working Saturday that is also shortened (2025-11-01) becomes "shortened_weekend",
+    so one row per day keeps both facts.
+    """
     days: dict[date, str] = {}
     for year in (calendar.get("years") or {}).values():
         for kind, key in (
@@ -90,7 +94,9 @@ def calendar_exceptions(calendar: dict[str, Any]) -> dict[date, str]:
             ("shortened", "shortened"),
         ):
             for value in year.get(key) or []:
-                days[value if isinstance(value, date) else date.fromisoformat(str(value))] = kind
+                day = value if isinstance(value, date) else date.fromisoformat(str(value))
+                both = {days.get(day), kind} == {"working_weekend", "shortened"}
+                days[day] = "shortened_weekend" if both else kind
     return days
 
 

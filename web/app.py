@@ -1,28 +1,117 @@
-"""The FastAPI application: health, login, the first dashboard and the API."""
+"""The FastAPI application: health, login, staff pages, public pages and the incidents API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import Settings
 from core import migrate
-from core.db import check_connection, get_engine
+from core.db import check_connection, get_engine, session_factory
 from core.errors import AppError, DatabaseUnavailableError
-from web import repository
-from web.auth import SESSION_USER, csrf_token, csrf_valid, verify_password
-from web.deps import CurrentUser, DbSession, LoginRequiredError
+from core.models import User
+from web import api_incidents
+from web.api import api_router
+from web.auth import SESSION_USER, csrf_token
+from web.deps import LoginRequiredError, build_web_context
 from web.formatting import register_filters
+from web.pages import (
+    admin,
+    admin_users,
+    dashboard,
+    incident,
+    incident_answers,
+    lists,
+    login,
+    public,
+    rating,
+    triage,
+    triage_noise,
+)
+from web.pages.common import API_PREFIXES, wants_html
 
 WEB_DIR = Path(__file__).resolve().parent
+ROUTERS = (
+    login.router,
+    dashboard.router,
+    triage_noise.router,
+    triage.router,
+    lists.router,
+    incident.router,
+    incident_answers.router,
+    rating.router,
+    admin.router,
+    admin_users.router,
+    public.router,
+    api_incidents.router,
+    api_router,
+)
+ERROR_TEXT = {
+    403: "Недостаточно прав для этого действия.",
+    404: "Страница или объект не найдены.",
+    405: "Такой запрос здесь не поддерживается.",
+    429: "Слишком много запросов. Подождите и попробуйте снова.",
+}
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+CSP = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    b"object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+class SecurityHeaders:
+    """Adds nosniff, no framing and (outside the API docs) a strict CSP to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(("/docs", "/redoc"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if not docs:
+                    headers.append((b"content-security-policy", CSP))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuses bodies declared larger than the limit of a path before anything parses them."""
+
+    def __init__(self, app: ASGIApp, *, limits: dict[str, int]) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.limits.get(scope["path"]) if scope["type"] == "http" else None
+        if limit is not None:
+            declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+            if not declared.isdigit() or int(declared) > limit:
+                response = PlainTextResponse("Слишком большой запрос", status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -30,8 +119,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="МЦУ — центр управления муниципальным образованием", version="0.1.0")
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.database_url)
+    app.state.web = build_web_context(settings)
+    app.state.tz = app.state.web.tz
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
-    register_filters(templates.env, tz=settings.timezone or "Asia/Vladivostok")
+    register_filters(templates.env, tz=app.state.web.tz)
     app.state.templates = templates
     app.add_middleware(
         SessionMiddleware,
@@ -41,21 +132,52 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         https_only=settings.base_url.startswith("https://"),
         max_age=12 * 3600,
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limits={"/report": public.MAX_PHOTO_BYTES + 256 * 1024})
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    _add_handlers(app)
+    _add_handlers(app, templates)
     _add_health(app)
-    _add_pages(app, templates)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 
-def _add_handlers(app: FastAPI) -> None:
+def _signed_in(request: Request) -> User | None:
+    """The signed-in user for the error page's navigation (None for visitors)."""
+    uid = request.session.get(SESSION_USER) if "session" in request.scope else None
+    if not isinstance(uid, int):
+        return None
+    with session_factory(request.app.state.engine)() as session:
+        user = session.get(User, uid)
+        return user if user is not None and user.active else None
+
+
+def _error_page(request: Request, templates: Jinja2Templates, status: int, text: str) -> Response:
+    ctx = {"status": status, "text": text, "user": _signed_in(request), "csrf": csrf_token(request)}
+    return templates.TemplateResponse(request, "error.html", ctx, status_code=status)
+
+
+def _add_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(LoginRequiredError)
     async def to_login(request: Request, _exc: LoginRequiredError) -> Response:
+        if request.url.path.startswith(API_PREFIXES):
+            return JSONResponse({"detail": "Требуется вход"}, status_code=401)
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> Response:
+    async def app_error(request: Request, exc: AppError) -> Response:
+        if wants_html(request):
+            return _error_page(request, templates, exc.status_code, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code in ERROR_TEXT:
+            text = exc.detail if isinstance(exc.detail, str) else ERROR_TEXT[exc.status_code]
+            if exc.status_code in (404, 405):
+                text = ERROR_TEXT[exc.status_code]
+            return _error_page(request, templates, exc.status_code, text)
+        return await http_exception_handler(request, exc)
 
 
 def _add_health(app: FastAPI) -> None:
@@ -78,69 +200,3 @@ def _add_health(app: FastAPI) -> None:
             body |= {"status": "error", "migration_expected": head}
             return JSONResponse(body, status_code=503)
         return JSONResponse(body)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
-
-
-def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_form(request: Request, next: str = "/") -> Response:
-        ctx = {"next": _safe_next(next), "error": None, "csrf": csrf_token(request)}
-        return templates.TemplateResponse(request, "login.html", ctx)
-
-    @app.post("/login", include_in_schema=False)
-    def login(
-        request: Request,
-        session: DbSession,
-        username: str = Form(""),
-        password: str = Form(""),
-        csrf: str = Form(""),
-        next: str = Form("/"),
-    ) -> Response:
-        error = None
-        user = repository.user_by_username(session, username=username.strip())
-        if not csrf_valid(request, csrf):
-            error = "Форма устарела, попробуйте ещё раз."
-        elif user is None or not user.active or not verify_password(user.password_hash, password):
-            error = "Неверный логин или пароль."
-        if error or user is None:
-            ctx = {"next": _safe_next(next), "error": error, "csrf": csrf_token(request)}
-            return templates.TemplateResponse(request, "login.html", ctx, status_code=400)
-        request.session.clear()
-        request.session[SESSION_USER] = user.id
-        return RedirectResponse(_safe_next(next), status_code=303)
-
-    @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: str = Form("")) -> Response:
-        if csrf_valid(request, csrf):
-            request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(
-        request: Request, session: DbSession, user: CurrentUser, page: int = 1
-    ) -> Response:
-        page = max(page, 1)
-        per_page = 50
-        now = datetime.now(UTC)
-        total = repository.count_incidents(session)
-        ctx = {
-            "user": user,
-            "csrf": csrf_token(request),
-            "now": now,
-            "incidents": repository.recent_incidents(
-                session, limit=per_page, offset=(page - 1) * per_page
-            ),
-            "blocks": repository.counts_by_block(session),
-            "overdue": repository.overdue_now(session, now=now),
-            "total": total,
-            "messages": repository.messages_total(session),
-            "page": page,
-            "pages": max(1, -(-total // per_page)),
-        }
-        return templates.TemplateResponse(request, "dashboard.html", ctx)

@@ -1,16 +1,87 @@
-"""Request dependencies: the unit-of-work session and the signed-in user."""
+"""Request dependencies: unit of work, the signed-in user, permissions, CSRF and the context."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from config.reference import ReferenceConfig, load_reference
+from config.settings import Settings
+from core.calendar import WorkCalendar
 from core.db import session_factory
 from core.models import User
-from web.auth import SESSION_USER
+from incidents.intake import IntakeSettings
+from rating.scoring import RatingConfig
+from web import repository
+from web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_USER,
+    RateLimiter,
+    can,
+    csrf_valid,
+)
+from web.repository.scope import IncidentScope
+
+
+@dataclass
+class WebContext:
+    """What pages need beyond the request: settings, reference config, calendar, limiters."""
+
+    settings: Settings
+    config: ReferenceConfig
+    tz: str
+    calendar: WorkCalendar
+    login_limiter: RateLimiter
+    report_limiter: RateLimiter
+    track_limiter: RateLimiter
+
+    @property
+    def intake_settings(self) -> IntakeSettings:
+        """Intake knobs (for splitting a message into a new incident)."""
+        return IntakeSettings.from_config(
+            self.config.sla, duplicate_window_hours=float(self.settings.duplicate_window_hours)
+        )
+
+    @property
+    def rating_config(self) -> RatingConfig:
+        """Weights and fairness knobs of config/rating.yaml."""
+        rating = self.config.rating
+        return RatingConfig(
+            volume=rating.weights.volume,
+            speed=rating.weights.speed,
+            completeness=rating.weights.completeness,
+            min_incidents=rating.min_incidents,
+            prior_strength=rating.prior_strength,
+        )
+
+
+def build_web_context(settings: Settings) -> WebContext:
+    """Load config/ once per application (the calendar comes from calendar.yaml)."""
+    config = load_reference(settings.config_dir)
+    tz = settings.timezone or config.municipality.municipality.timezone
+    return WebContext(
+        settings=settings,
+        config=config,
+        tz=tz,
+        calendar=WorkCalendar.from_mapping(config.calendar, tz=tz),
+        login_limiter=RateLimiter(limit=5, window_seconds=15 * 60),
+        report_limiter=RateLimiter(limit=5, window_seconds=60 * 60),
+        track_limiter=RateLimiter(limit=60, window_seconds=60),
+    )
+
+
+def get_context(request: Request) -> WebContext:
+    """The application's WebContext."""
+    ctx: WebContext = request.app.state.web
+    return ctx
+
+
+Ctx = Annotated[WebContext, Depends(get_context)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -36,7 +107,7 @@ class LoginRequiredError(Exception):
 def current_user(request: Request, session: DbSession) -> User:
     """The signed-in, active user, or a redirect to /login."""
     uid = request.session.get(SESSION_USER)
-    user = session.get(User, uid) if uid else None
+    user = session.get(User, uid) if isinstance(uid, int) else None
     if user is None or not user.active:
         raise LoginRequiredError()
     return user
@@ -45,7 +116,18 @@ def current_user(request: Request, session: DbSession) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> object:
+def require(permission: str) -> Any:
+    """A dependency that lets only roles holding `permission` through (403 otherwise)."""
+
+    def check(user: CurrentUser) -> User:
+        if not can(user.role, permission):
+            raise HTTPException(status_code=403, detail="Недостаточно прав")
+        return user
+
+    return Depends(check)
+
+
+def require_roles(*roles: str) -> Any:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
     def check(user: CurrentUser) -> User:
@@ -54,3 +136,35 @@ def require_roles(*roles: str) -> object:
         return user
 
     return Depends(check)
+
+
+def incident_scope(session: DbSession, user: CurrentUser) -> IncidentScope:
+    """Which incidents the user may see: all, own blocks, or own/department's."""
+    if user.role == "sector_head":
+        return IncidentScope(blocks=tuple(repository.user_blocks(session, user_id=user.id)))
+    if user.role == "executor":
+        return IncidentScope(executor_id=user.id, department_id=user.department_id, own_only=True)
+    return IncidentScope()
+
+
+Scope = Annotated[IncidentScope, Depends(incident_scope)]
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def verify_csrf(request: Request) -> None:
+    """Reject a state-changing request whose `csrf` field or X-CSRF-Token header is wrong."""
+    if request.method in _SAFE_METHODS:
+        return
+    submitted = request.headers.get(CSRF_HEADER)
+    if not submitted:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            submitted = value if isinstance(value, str) else None
+    if not csrf_valid(request, submitted):
+        raise HTTPException(status_code=403, detail="Форма устарела: обновите страницу")
+
+
+CSRF = Depends(verify_csrf)

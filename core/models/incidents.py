@@ -96,7 +96,8 @@ class Answer(Base):
     formal_reply: Mapped[bool] = mapped_column(default=False)  # «отписка»
     formal_reasons: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]  # made public (track page, Open311) by a person
+    delivered_at: Mapped[datetime | None]  # sent to the citizen's channels (VK, Telegram)
 
 
 class CitizenFeedback(Base):

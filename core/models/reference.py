@@ -57,7 +57,8 @@ class CalendarDay(Base):
     __tablename__ = "calendar_days"
 
     day: Mapped[date] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # holiday | working_weekend | shortened
+    # holiday | working_weekend | shortened | shortened_weekend (a shortened working Saturday)
+    kind: Mapped[str] = mapped_column(String(20))
 
 
 class Settlement(Base):

@@ -8,12 +8,23 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
+
+from collectors.repository import ensure_source
+from config.reference import load_reference
+from config.settings import CONFIG_DIR
+from core.calendar import WorkCalendar
+from core.db import make_engine, session_scope
+from core.models import Classification, Message
+from incidents.intake import IntakeSettings, intake_message
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -105,7 +116,88 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
     """A fresh browser context and page per test."""
-    context = browser.new_context(locale="ru-RU", viewport={"width": 1366, "height": 800})  # type: ignore[attr-defined]
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1366, "height": 800})
     ARTIFACTS.mkdir(exist_ok=True)
     yield context.new_page()
     context.close()
+
+
+@dataclass(frozen=True)
+class E2EIncident:
+    id: int
+    number: str
+
+
+def _intake_one(
+    session: Session,
+    *,
+    source_id: int,
+    text: str,
+    block: str,
+    top3: list[list[object]],
+    review: bool,
+) -> E2EIncident:
+    """Store, classify and take in one message through the real intake service."""
+    cfg = load_reference(CONFIG_DIR)
+    calendar = WorkCalendar.from_mapping(cfg.calendar, tz=cfg.municipality.municipality.timezone)
+    now = datetime.now(UTC) - timedelta(hours=1)
+    msg = Message(
+        source_id=source_id,
+        external_id=uuid.uuid4().hex,
+        author_name="Жительница Амурзета",
+        text=text,
+        created_at=now,
+        received_at=now,
+        status="new",
+    )
+    session.add(msg)
+    session.flush()
+    found = Classification(
+        message_id=msg.id,
+        block_code=block,
+        confidence=float(str(top3[0][1])),
+        top3=top3,
+        needs_review=review,
+        place={"settlement": "Амурзет", "street": "Ленина"},
+        model_version="e2e",
+    )
+    session.add(found)
+    session.flush()
+    result = intake_message(
+        session,
+        message=msg,
+        classification=found,
+        settings=IntakeSettings.from_config(cfg.sla),
+        calendar=calendar,
+        now=now,
+    )
+    assert result.incident is not None and result.incident.number
+    return E2EIncident(result.incident.id, result.incident.number)
+
+
+@pytest.fixture(scope="session")
+def e2e_incidents(live_server: LiveServer) -> dict[str, E2EIncident]:
+    """Incidents in the live server's database, made by intake: one for triage, one for roads."""
+    engine = make_engine(live_server.database_url)
+    with session_scope(engine) as session:
+        source = ensure_source(session, name="e2e-vk", kind="vk")
+        made = {
+            "triage": _intake_one(
+                session,
+                source_id=source.id,
+                text="Течёт крыша в подъезде дома на Ленина, вода по стенам",
+                block="property",
+                top3=[["property", 0.41], ["housing", 0.39], ["construction", 0.1]],
+                review=True,
+            ),
+            "roads": _intake_one(
+                session,
+                source_id=source.id,
+                text="На Ленина огромная яма на проезжей части, машины объезжают по встречке",
+                block="roads",
+                top3=[["roads", 0.93]],
+                review=False,
+            ),
+        }
+    engine.dispose()
+    return made

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import pipeline
 from app.context import AppContext
-from app.publish import publish_pending
+from app.publish import deliver_published
 from collectors.repository import ensure_source, store_messages
 from core.models import Answer, Incident, IncidentEvent
 from core.types import RawMessage
@@ -59,8 +59,10 @@ def _incident(app_ctx: AppContext, session: Session, *, kind: str, external_id: 
     return incident
 
 
-def _answer(app_ctx: AppContext, session: Session, incident: Incident, text: str) -> Answer:
-    return service.add_answer(
+def _answer(
+    app_ctx: AppContext, session: Session, incident: Incident, text: str, *, publish: bool = True
+) -> Answer:
+    answer = service.add_answer(
         session,
         incident=incident,
         author=None,
@@ -69,6 +71,9 @@ def _answer(app_ctx: AppContext, session: Session, incident: Incident, text: str
         now=NOW + timedelta(hours=2),
         calendar=app_ctx.calendar,
     )
+    if publish:  # what the incident page does when a person publishes the answer
+        answer.published_at = NOW + timedelta(hours=2)
+    return answer
 
 
 def test_vk_answer_is_a_reply_comment(
@@ -88,24 +93,28 @@ def test_vk_answer_is_a_reply_comment(
         incident,
         "20.11.2026 выполнен ямочный ремонт силами ДРСУ, ответственный — мастер Ким Д. В.",
     )
-    assert publish_pending(ctx, seeded_session, NOW + timedelta(hours=3)) == {"published": 1}
+    assert deliver_published(ctx, seeded_session, NOW + timedelta(hours=3)) == {"delivered": 1}
     calls = [params for method, params in fake_vk.calls if method == "wall.createComment"]
     assert len(calls) == 1
     assert calls[0]["reply_to_comment"] == str(comment_id) and calls[0]["owner_id"] == "-1001"
     assert "ямочный ремонт" in calls[0]["message"]
-    assert answer.published_at is not None
+    assert answer.delivered_at is not None
     event = seeded_session.scalar(
-        select(IncidentEvent).where(IncidentEvent.action == "answer_published")
+        select(IncidentEvent).where(IncidentEvent.action == "answer_delivered")
     )
     assert event is not None and any(
         c.startswith("vk: комментарий") for c in event.payload["channels"]
     )
-    assert publish_pending(ctx, seeded_session, NOW + timedelta(hours=4)) == {"published": 0}
+    assert deliver_published(ctx, seeded_session, NOW + timedelta(hours=4)) == {"delivered": 0}
 
 
-def test_formal_reply_waits_for_the_operator(app_ctx: AppContext, seeded_session: Session) -> None:
+def test_an_unpublished_answer_is_not_delivered(
+    app_ctx: AppContext, seeded_session: Session
+) -> None:
     incident = _incident(app_ctx, seeded_session, kind="portal", external_id="p-1")
-    answer = _answer(app_ctx, seeded_session, incident, "Ваше обращение рассмотрено.")
+    answer = _answer(
+        app_ctx, seeded_session, incident, "Ваше обращение рассмотрено.", publish=False
+    )
     assert answer.formal_reply
-    assert publish_pending(app_ctx, seeded_session, NOW + timedelta(hours=3)) == {"published": 0}
-    assert answer.published_at is None
+    assert deliver_published(app_ctx, seeded_session, NOW + timedelta(hours=3)) == {"delivered": 0}
+    assert answer.delivered_at is None

@@ -1,0 +1,76 @@
+"""Sign in (CSRF, argon2, per-login+IP rate limit, audit log) and sign out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from web import repository
+from web.auth import (
+    SESSION_USER,
+    audit_login,
+    client_ip,
+    csrf_token,
+    csrf_valid,
+    login_key,
+    verify_password,
+)
+from web.deps import Ctx, DbSession
+from web.pages.common import render, safe_path
+
+router = APIRouter(include_in_schema=False)
+
+TOO_MANY = "Слишком много неудачных попыток входа. Повторите через 15 минут."
+WRONG = "Неверный логин или пароль."
+
+
+def _form(request: Request, next_path: str, error: str | None, status: int) -> Response:
+    ctx = {"next": safe_path(next_path), "error": error}
+    return render(request, "login.html", ctx, status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    """The sign-in form."""
+    return _form(request, next, None, 200)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: DbSession,
+    ctx: Ctx,
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    """Check the form token, the rate limit and the password; start a fresh session."""
+    username, ip = username.strip()[:80], client_ip(request)
+    key = login_key(username, ip)
+    if not csrf_valid(request, csrf):
+        audit_login(username=username, ip=ip, outcome="csrf")
+        return _form(request, next, "Форма устарела, попробуйте ещё раз.", 400)
+    if ctx.login_limiter.blocked(key):
+        audit_login(username=username, ip=ip, outcome="rate_limited")
+        return _form(request, next, TOO_MANY, 429)
+    user = repository.user_by_username(session, username=username)
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        ctx.login_limiter.hit(key)
+        outcome = "unknown_user" if user is None else ("inactive" if not user.active else "bad")
+        audit_login(username=username, ip=ip, outcome=outcome, user_id=user.id if user else None)
+        return _form(request, next, WRONG, 400)
+    ctx.login_limiter.reset(key)
+    audit_login(username=username, ip=ip, outcome="ok", user_id=user.id)
+    request.session.clear()
+    request.session[SESSION_USER] = user.id
+    csrf_token(request)
+    return RedirectResponse(safe_path(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    """End the session (only with the session's own form token)."""
+    if csrf_valid(request, csrf):
+        request.session.clear()
+    return RedirectResponse("/login", status_code=303)

@@ -1,0 +1,246 @@
+"""Incident lists with filters, search and pagination (triage, lists, the JSON API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from core.models import (
+    OPEN_STATUSES,
+    Block,
+    Classification,
+    Department,
+    Incident,
+    Message,
+    Settlement,
+    Source,
+    User,
+)
+from web.repository.scope import IncidentScope
+
+QUEUE_STATUSES = ("new", "reopened")
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What a list shows: every field optional; values are only ever bound parameters."""
+
+    status: str = ""  # "" any, "queue" triage queue, "open", or a status code
+    block: str = ""
+    source_kind: str = ""
+    settlement: str = ""
+    department_id: int | None = None
+    overdue: bool = False
+    q: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: int
+    number: str | None
+    title: str
+    block_code: str
+    block_name: str
+    status: str
+    urgent: bool
+    needs_review: bool
+    settlement: str | None
+    department_id: int | None
+    department: str | None
+    executor_id: int | None
+    executor: str | None
+    received_at: datetime
+    due_at: datetime | None
+    message_count: int
+
+
+@dataclass
+class TriageExtra:
+    """The first message of an incident and its latest classification."""
+
+    message_id: int
+    text: str
+    author_name: str | None
+    source_kind: str
+    confidence: float | None = None
+    top3: list[Any] = field(default_factory=list)
+    corrected: bool = False
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with % _ and \\ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _text_match(column: Any, q: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match (SQLite lower() knows only ASCII: try common cases)."""
+    if dialect == "postgresql":
+        return column.ilike(like_pattern(q), escape="\\")
+    variants = dict.fromkeys([q, q.lower(), q.upper(), q.capitalize()])
+    return or_(*(column.like(like_pattern(v), escape="\\") for v in variants))
+
+
+def _status_clause(status: str) -> ColumnElement[bool] | None:
+    if status == "queue":
+        return or_(
+            Incident.status.in_(QUEUE_STATUSES),
+            and_(Incident.needs_review.is_(True), Incident.status.in_(OPEN_STATUSES)),
+        )
+    if status == "open":
+        return Incident.status.in_(OPEN_STATUSES)
+    return Incident.status == status if status else None
+
+
+def _conditions(
+    flt: IncidentFilter, scope: IncidentScope, *, now: datetime, dialect: str
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool] | None] = [
+        None if scope.everything else scope.clause(),
+        _status_clause(flt.status),
+        Incident.block_code == flt.block if flt.block else None,
+        Incident.settlement == flt.settlement if flt.settlement else None,
+        Incident.department_id == flt.department_id if flt.department_id is not None else None,
+    ]
+    if flt.overdue:
+        found.append(and_(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now))
+    if flt.source_kind:
+        found.append(
+            exists()
+            .where(Message.incident_id == Incident.id, Source.id == Message.source_id)
+            .where(Source.kind == flt.source_kind)
+        )
+    q = flt.q.strip()[:200]
+    if q:
+        in_messages = exists().where(
+            Message.incident_id == Incident.id, _text_match(Message.text, q, dialect)
+        )
+        found.append(
+            or_(_text_match(Incident.title, q, dialect), Incident.number == q, in_messages)
+        )
+    return [c for c in found if c is not None]
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _filtered(
+    session: Session, flt: IncidentFilter, scope: IncidentScope, now: datetime
+) -> Select[Incident, str, str | None, str | None]:
+    executor = aliased(User)
+    return (
+        select(Incident, Block.name, Department.name, executor.full_name)
+        .join(Block, Block.code == Incident.block_code)
+        .outerjoin(Department, Department.id == Incident.department_id)
+        .outerjoin(executor, executor.id == Incident.executor_id)
+        .where(*_conditions(flt, scope, now=now, dialect=_dialect(session)))
+    )
+
+
+def _row(inc: Incident, block_name: str, dept: str | None, executor: str | None) -> IncidentRow:
+    return IncidentRow(
+        id=inc.id,
+        number=inc.number,
+        title=inc.title,
+        block_code=inc.block_code,
+        block_name=block_name,
+        status=inc.status,
+        urgent=inc.urgent,
+        needs_review=inc.needs_review,
+        settlement=inc.settlement,
+        department_id=inc.department_id,
+        department=dept,
+        executor_id=inc.executor_id,
+        executor=executor,
+        received_at=inc.received_at,
+        due_at=inc.due_at,
+        message_count=inc.message_count,
+    )
+
+
+def list_incidents(
+    session: Session,
+    *,
+    flt: IncidentFilter,
+    scope: IncidentScope,
+    now: datetime,
+    limit: int,
+    offset: int,
+    order: str = "recent",
+) -> list[IncidentRow]:
+    """One page of incidents: `recent` (newest first) or `due` (urgent, nearest deadline)."""
+    stmt = _filtered(session, flt, scope, now)
+    if order == "due":
+        stmt = stmt.order_by(
+            Incident.urgent.desc(), Incident.due_at.asc().nulls_last(), Incident.id.desc()
+        )
+    else:
+        stmt = stmt.order_by(Incident.received_at.desc(), Incident.id.desc())
+    rows = session.execute(stmt.limit(limit).offset(offset))
+    return [_row(*row) for row in rows]
+
+
+def count_incidents(
+    session: Session,
+    *,
+    flt: IncidentFilter,
+    scope: IncidentScope,
+    now: datetime,
+    cap: int = COUNT_CAP,
+) -> int:
+    """How many incidents match, counted up to `cap` + 1 (beyond that: «more than cap»)."""
+    conditions = _conditions(flt, scope, now=now, dialect=_dialect(session))
+    inner = select(Incident.id).where(*conditions).limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def triage_extras(session: Session, *, incident_ids: list[int]) -> dict[int, TriageExtra]:
+    """First message and its latest classification for each incident of a page."""
+    if not incident_ids:
+        return {}
+    first = (
+        select(func.min(Message.id))
+        .where(Message.incident_id.in_(incident_ids))
+        .group_by(Message.incident_id)
+    )
+    rows = session.execute(
+        select(Message.id, Message.incident_id, Message.text, Message.author_name, Source.kind)
+        .join(Source, Source.id == Message.source_id)
+        .where(Message.id.in_(first))
+    )
+    extras = {
+        inc_id: TriageExtra(message_id=mid, text=text[:400], author_name=author, source_kind=kind)
+        for mid, inc_id, text, author, kind in rows
+        if inc_id is not None
+    }
+    by_message = {extra.message_id: extra for extra in extras.values()}
+    classes = session.execute(
+        select(Classification)
+        .where(Classification.message_id.in_(list(by_message)))
+        .order_by(Classification.id)
+    ).scalars()
+    for found in classes:
+        extra = by_message[found.message_id]
+        extra.confidence, extra.top3 = found.confidence, list(found.top3 or [])
+        extra.corrected = found.corrected_by is not None
+    return extras
+
+
+def settlements_in_use(session: Session) -> list[str]:
+    """Settlement names for the filter (the gazetteer's, in alphabetical order)."""
+    return list(session.scalars(select(Settlement.name).order_by(Settlement.name)))
+
+
+def row_by_id(session: Session, *, incident_id: int, now: datetime) -> IncidentRow | None:
+    """One incident as a list row (no scope: callers check access first)."""
+    stmt = _filtered(session, IncidentFilter(), IncidentScope(), now).where(
+        Incident.id == incident_id
+    )
+    found = session.execute(stmt).first()
+    return _row(*found) if found else None
