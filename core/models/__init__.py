@@ -26,7 +26,7 @@ from core.models.reference import (
     SlaPolicy,
     Street,
 )
-from core.models.users import ROLES, ApiKey, TelegramLink, User, UserBlock
+from core.models.users import ROLES, ApiKey, LoginEvent, TelegramLink, User, UserBlock
 
 __all__ = [
     "INCIDENT_STATUSES",
@@ -45,6 +45,7 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "JobRun",
+    "LoginEvent",
     "Message",
     "RatingSnapshot",
     "RoutingRule",
