@@ -83,7 +83,7 @@ def db_upgrade(revision: str = "head") -> None:
     from app.context import build_context
     from core import migrate
 
-    ctx = build_context()
+    ctx = build_context(require_schema=False)
     migrate.upgrade(ctx.engine, revision)
     console.print(f"База данных на ревизии {migrate.current_revision(ctx.engine)}")
 
@@ -153,6 +153,7 @@ def _mount_subapps() -> None:
     from app.cli_classifier import classifier_app, classify_command
     from app.cli_portal import apikey_app, import_app
     from app.cli_rating import rating_app
+    from app.cli_sla import sla_app
     from app.cli_sources import collect_command, sources_app
     from app.cli_telegram import telegram_app
 
@@ -164,6 +165,7 @@ def _mount_subapps() -> None:
         (apikey_app, "apikey"),
         (import_app, "import"),
         (telegram_app, "telegram"),
+        (sla_app, "sla"),
     ):
         _wrap_commands(sub)
         cli.add_typer(sub, name=name)

@@ -13,6 +13,7 @@ from config.reference import ReferenceConfig, load_reference
 from config.settings import Settings, get_settings
 from core.calendar import WorkCalendar
 from core.db import check_connection, get_engine
+from core.errors import DatabaseUnavailableError
 from incidents.escalation import EscalationSettings
 from incidents.intake import IntakeSettings
 from rating.scoring import RatingConfig
@@ -63,7 +64,10 @@ def calendar_mapping(work_hours: Any, days: dict[date, str]) -> dict[str, Any]:
     years: dict[int, dict[str, list[str]]] = {}
     for day, kind in sorted(days.items()):
         year = years.setdefault(day.year, {key: [] for key in _KEYS.values()})
-        kinds = ("working_weekend", "shortened") if kind == "shortened_weekend" else (kind,)
+        # A shortened weekend day can only be a working one (rows seeded before
+        # "shortened_weekend" existed say just "shortened").
+        weekend_work = kind == "shortened_weekend" or (kind == "shortened" and day.weekday() >= 5)
+        kinds = ("working_weekend", "shortened") if weekend_work else (kind,)
         for one in kinds:
             year[_KEYS[one]].append(day.isoformat())
     return {"work_hours": work_hours, "years": years}
@@ -92,7 +96,21 @@ def _calendar_from_database(
         raise ConfigError(file="calendar_days", field="(таблица)", problem=str(exc)) from exc
 
 
-def build_context(settings: Settings | None = None, *, check_db: bool = True) -> AppContext:
+def _require_current_schema(engine: Engine) -> None:
+    from core import migrate
+
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        safe = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailableError(
+            f"схема базы {safe} на ревизии {current or 'нет'}, нужна {head}: "
+            "выполните `mcu db upgrade` (или `make run`)"
+        )
+
+
+def build_context(
+    settings: Settings | None = None, *, check_db: bool = True, require_schema: bool = True
+) -> AppContext:
     """Load and validate everything; raise ConfigError / DatabaseUnavailableError clearly."""
     settings = settings or get_settings()
     config = load_reference(settings.config_dir)
@@ -101,5 +119,7 @@ def build_context(settings: Settings | None = None, *, check_db: bool = True) ->
     engine = get_engine(settings.database_url)
     if check_db:
         check_connection(engine)
+        if require_schema:
+            _require_current_schema(engine)
         calendar = _calendar_from_database(engine, config, tz=tz, fallback=calendar)
     return AppContext(settings=settings, config=config, engine=engine, calendar=calendar, tz=tz)

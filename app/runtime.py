@@ -20,7 +20,7 @@ console = Console()
 
 def prepare(*, load_demo_data: bool = True) -> AppContext:
     """Migrate, seed from config/, train the classifier if missing, load the demo once."""
-    ctx = build_context()
+    ctx = build_context(require_schema=False)
     migrate.upgrade(ctx.engine)
     with session_scope(ctx.engine) as session:
         seed_reference(session, ctx.config)

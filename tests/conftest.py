@@ -121,3 +121,9 @@ def seeded_session(db_session: Session, reference_config: ReferenceConfig) -> Se
 def table_names(engine: Engine) -> set[str]:
     """Tables of the engine's default schema."""
     return set(inspect(engine).get_table_names())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread
+    until the session ends, and asyncio.run() in any later test would then refuse to start."""
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid or item.nodeid.startswith("e2e/"))

@@ -64,7 +64,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     prepare = (
         "from app.context import build_context; from core import migrate; "
         "from core.db import session_scope; from core.seed import seed_reference; "
-        "from app.demo import ensure_demo_users; ctx = build_context(); "
+        "from app.demo import ensure_demo_users; ctx = build_context(require_schema=False); "
         "migrate.upgrade(ctx.engine)\n"
         "with session_scope(ctx.engine) as s: seed_reference(s, ctx.config); ensure_demo_users(s)"
     )

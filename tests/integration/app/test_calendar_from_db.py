@@ -30,7 +30,7 @@ def test_mapping_rebuilds_the_yaml_shape() -> None:
 
 def test_an_admin_holiday_changes_working_days(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'cal.db'}")
-    before = build_context(settings)
+    before = build_context(settings, require_schema=False)
     assert before.calendar.is_working_day(EXTRA_HOLIDAY)
     migrate.upgrade(before.engine)
     with session_scope(before.engine) as session:
@@ -42,6 +42,12 @@ def test_an_admin_holiday_changes_working_days(tmp_path: Path) -> None:
     assert after.calendar.is_working_day(date(2026, 12, 3))
     saturday = date(2025, 11, 1)  # a working Saturday that is also shortened
     assert after.calendar.is_working_day(saturday) and after.calendar.is_shortened(saturday)
+
+
+def test_a_shortened_saturday_from_an_old_seed_is_a_working_day() -> None:
+    mapping = calendar_mapping({}, {date(2025, 11, 1): "shortened"})
+    assert mapping["years"][2025]["working_weekends"] == ["2025-11-01"]
+    assert mapping["years"][2025]["shortened"] == ["2025-11-01"]
 
 
 @pytest.mark.parametrize(
