@@ -4,12 +4,19 @@ A person publishes an answer in the incident page (`published_at`; a flagged «�
 an explicit confirmation there). This job then delivers it (`delivered_at`). Portal, ПОС and
 Open311 citizens read the answer themselves (/track, Open311 `status_notes`), so for them
 publishing is enough.
+
+E-mail (when MCU_SMTP_HOST is set): one reply letter per citizen address of the incident.
+Delivery is once per answer for all channels: an SMTP failure is recorded in the
+`answer_delivered` audit event («email: ошибка — …») and is not retried automatically, since
+a retry of the answer would repeat the VK comment and the Telegram message; the answer stays
+published on the incident page and a person mails it by hand (there is no resend action yet).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +24,7 @@ from sqlalchemy.orm import Session
 from app import repository as app_repo
 from app.context import AppContext
 from collectors.errors import CollectorError
+from collectors.mail_send import SmtpOptions, reply_for_message, send_replies
 from collectors.vk import post_reply
 from collectors.vk_client import VkClient
 from collectors.vk_parse import reply_target
@@ -26,6 +34,7 @@ from incidents import audit
 log = logging.getLogger("mcu.publish")
 PASSIVE_KINDS = frozenset({"portal", "pos", "open311", "demo"})
 PUBLISH_BATCH = 50
+EMAIL_OFF = "email: ответ по почте не отправляется автоматически (SMTP не подключён)"
 
 
 def _vk_reply(ctx: AppContext, *, source: Source, message: Message, answer: Answer) -> str:
@@ -48,11 +57,67 @@ def _vk_reply(ctx: AppContext, *, source: Source, message: Message, answer: Answ
     return f"vk: комментарий {new_id}"
 
 
+def _email_letters(
+    ctx: AppContext,
+    options: SmtpOptions,
+    *,
+    answer: Answer,
+    incident: Incident,
+    messages: list[Message],
+    now: datetime,
+) -> tuple[list[EmailMessage], list[str]]:
+    """One reply per address (the first letter from it is answered); unusable ones reported."""
+    letters: list[EmailMessage] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for message in messages:
+        key = (message.contact or "").strip().lower()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        try:
+            letter = reply_for_message(
+                message,
+                options=options,
+                text=answer.text,
+                number=incident.number,
+                track_url=f"{ctx.settings.base_url}/track",
+                answer_id=answer.id,
+                now=now,
+            )
+        except CollectorError as exc:
+            errors.append(f"email: ошибка — {exc}")
+        else:
+            letters.append(letter)
+    return letters, errors
+
+
+def _email_replies(
+    ctx: AppContext, *, answer: Answer, incident: Incident, messages: list[Message], now: datetime
+) -> list[str]:
+    """E-mail the answer to the incident's letters; result lines for the audit event."""
+    try:
+        options = SmtpOptions.from_settings(ctx.settings)
+    except CollectorError as exc:
+        return [f"email: ошибка — {exc}"]
+    if options is None:
+        return [EMAIL_OFF]
+    letters, results = _email_letters(
+        ctx, options, answer=answer, incident=incident, messages=messages, now=now
+    )
+    report = send_replies(options, letters)
+    if report.sent:
+        results.append(f"email: отправлено на {len(report.sent)} адрес(ов)")
+    results.extend(f"email: ошибка — {reason}" for reason in report.errors)
+    return results
+
+
 def _channel_results(
-    ctx: AppContext, session: Session, *, answer: Answer, incident: Incident
+    ctx: AppContext, session: Session, *, answer: Answer, incident: Incident, now: datetime
 ) -> list[str]:
     results: list[str] = []
     telegram_done = False
+    emails: list[Message] = []
     for message, source in app_repo.incident_messages_with_sources(
         session, incident_id=incident.id
     ):
@@ -73,9 +138,11 @@ def _channel_results(
                 "telegram: отправлено" if sent else "telegram: чатов нет или бот не настроен"
             )
         elif kind == "email":
-            results.append(
-                "email: ответ по почте не отправляется автоматически (SMTP не подключён)"
-            )
+            emails.append(message)
+    if emails:
+        results.extend(
+            _email_replies(ctx, answer=answer, incident=incident, messages=emails, now=now)
+        )
     return results
 
 
@@ -86,7 +153,7 @@ def deliver_answer(
     incident = session.get(Incident, answer.incident_id)
     if incident is None:
         return []
-    results = sorted(set(_channel_results(ctx, session, answer=answer, incident=incident)))
+    results = sorted(set(_channel_results(ctx, session, answer=answer, incident=incident, now=now)))
     answer.delivered_at = now
     audit.record(
         session,

@@ -384,5 +384,7 @@ def parse_message(
         extra={
             **(extra or {}),
             "charsets": {"subject": subject.charset, "body": body_charset},
+            # Kept apart so the official answer can reply «Re: <subject>».
+            "subject": subject.text[:500],
         },
     )

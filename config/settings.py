@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     telegram_token: str | None = None
     telegram_api_base: str = "https://api.telegram.org"
 
+    # Outgoing mail for answers to e-mail messages; no smtp_host: answers are not e-mailed.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 465, 587 or 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None  # "МЦУ <mcu@example.ru>"; None: smtp_user if an address
+    smtp_starttls: bool = True  # never falls back to plain text when the server lacks it
+    smtp_ssl: bool = False  # implicit TLS (SMTPS, port 465) instead of STARTTLS
+    smtp_timeout: float = Field(default=30.0, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
