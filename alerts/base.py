@@ -48,8 +48,14 @@ class TransientError(NotifierError):
 
 
 class Notifier(Protocol):
-    """Something that delivers one text message with buttons to one chat."""
+    """Something that delivers a text message with buttons, or a file, to one chat."""
 
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> SendResult:
         """Send, or raise RetryAfter / Forbidden / TransientError."""
+        ...
+
+    async def send_document(
+        self, chat_id: int, *, data: bytes, filename: str, caption: str
+    ) -> SendResult:
+        """Send a file with a short caption; the same errors as `send`."""
         ...

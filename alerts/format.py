@@ -143,8 +143,13 @@ def format_weekly_rating(payload: Mapping[str, Any], ctx: FormatContext) -> Aler
     unranked = int(payload.get("unranked") or 0)
     if unranked:
         lines.append(f"Недостаточно данных: {unranked}")
-    url = f"{ctx.base_url.rstrip('/')}/rating?week={week}"
-    lines.append(f'<a href="{esc(url, quote=True)}">Таблица, XLSX и PDF в МЦУ</a>')
+    base = ctx.base_url.rstrip("/")
+    url = f"{base}/rating?week={week}"
+    xlsx, pdf = (esc(f"{base}/rating/{week}.{ext}", quote=True) for ext in ("xlsx", "pdf"))
+    lines.append(
+        f'<a href="{esc(url, quote=True)}">Рейтинг в МЦУ</a> · '
+        f'<a href="{xlsx}">XLSX</a> · <a href="{pdf}">PDF</a>'
+    )
     buttons = ((Button("Открыть рейтинг", url=url),),) if url_button_allowed(url) else ()
     return AlertMessage("\n".join(lines), buttons)
 

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, Select, case, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.models import AlertOutbox, Block, Incident, TelegramLink, User
+from alerts.digest import DIGEST_KIND
+from core.models import OPEN_STATUSES, AlertOutbox, Block, Incident, TelegramLink, User
 
 # Delivery states. "sending" is a lease: claimed by a worker until next_attempt_at.
 PENDING, SENDING, SENT, FAILED, DEAD, SKIPPED = (
@@ -48,21 +50,66 @@ def claim_due(
     """
     due = (
         select(AlertOutbox.id)
-        .where(AlertOutbox.status.in_(CLAIMABLE), AlertOutbox.next_attempt_at <= now)
+        .where(
+            AlertOutbox.status.in_(CLAIMABLE),
+            AlertOutbox.next_attempt_at <= now,
+            ~_digested(),
+        )
         .order_by(AlertOutbox.urgent.desc(), AlertOutbox.id)
         .limit(limit)
     )
+    rows = _lease(session, due, now=now, lease=lease)
+    return sorted(rows, key=lambda row: (not row.urgent, row.id))
+
+
+def _digested() -> ColumnElement[bool]:
+    """Rows that go out only inside a user's digest (see alerts.digest)."""
+    # Without a recipient there is no digest to wait for: claimed alone, then skipped.
+    return (
+        (AlertOutbox.kind == DIGEST_KIND)
+        & AlertOutbox.urgent.is_(False)
+        & AlertOutbox.user_id.is_not(None)
+    )
+
+
+def _lease(
+    session: Session, ids: Select[Any], *, now: datetime, lease: timedelta
+) -> list[AlertOutbox]:
+    """Mark the selected rows "sending" until `now + lease`, attempts + 1; return them."""
     if _dialect(session) == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        ids = ids.with_for_update(skip_locked=True)
     stmt = (
         update(AlertOutbox)
-        .where(AlertOutbox.id.in_(due.scalar_subquery()))
+        .where(AlertOutbox.id.in_(ids.scalar_subquery()))
         .values(status=SENDING, attempts=AlertOutbox.attempts + 1, next_attempt_at=now + lease)
         .returning(AlertOutbox)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    rows = list(session.scalars(stmt))
-    return sorted(rows, key=lambda row: (not row.urgent, row.id))
+    return list(session.scalars(stmt))
+
+
+def claim_digests(
+    session: Session, *, now: datetime, window: timedelta, lease: timedelta, users: int
+) -> list[AlertOutbox]:
+    """Lease every waiting digest row of up to `users` users whose digest is due.
+
+    A user's digest is due when their oldest waiting row is at least `window` old and none
+    of their rows is held back (quiet hours, backoff, another worker's lease).
+    """
+    waiting = _digested() & AlertOutbox.status.in_(CLAIMABLE)
+    ready = (
+        select(AlertOutbox.user_id)
+        .where(waiting)
+        .group_by(AlertOutbox.user_id)
+        .having(
+            func.min(AlertOutbox.created_at) <= now - window,
+            func.max(AlertOutbox.next_attempt_at) <= now,
+        )
+        .order_by(func.min(AlertOutbox.created_at))
+        .limit(users)
+    )
+    ids = select(AlertOutbox.id).where(waiting, AlertOutbox.user_id.in_(ready.scalar_subquery()))
+    return sorted(_lease(session, ids, now=now, lease=lease), key=lambda row: row.id)
 
 
 def recipients(session: Session, *, user_ids: Iterable[int]) -> dict[int, Recipient]:
@@ -106,6 +153,11 @@ def reschedule(
     if refund:
         values["attempts"] = AlertOutbox.attempts - 1
     _set(session, alert_id, **values)
+
+
+def set_payload(session: Session, *, alert_id: int, payload: dict[str, object]) -> None:
+    """Record progress of a multi-part alert (the row stays leased)."""
+    _set(session, alert_id, payload=payload)
 
 
 def mark_final(session: Session, *, alert_id: int, status: str, reason: str) -> None:
@@ -230,3 +282,94 @@ def incident_statuses(session: Session, *, incident_ids: Iterable[int]) -> dict[
         return {}
     stmt = select(Incident.id, Incident.status).where(Incident.id.in_(ids))
     return {incident_id: status for incident_id, status in session.execute(stmt)}
+
+
+def blocked_links(session: Session) -> list[tuple[User, datetime]]:
+    """Users whose link was turned off because they blocked the bot, most recent first."""
+    stmt = (
+        select(User, TelegramLink.blocked_at)
+        .join(TelegramLink, TelegramLink.user_id == User.id)
+        .where(TelegramLink.blocked_at.is_not(None), TelegramLink.active.is_(False))
+        .order_by(TelegramLink.blocked_at.desc(), User.id)
+    )
+    return [(user, at) for user, at in session.execute(stmt) if at is not None]
+
+
+# --- daily reports ----------------------------------------------------------------------
+
+
+def active_users_with_role(session: Session, *, role: str) -> list[int]:
+    """Ids of active users holding the role."""
+    stmt = select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)
+    return list(session.scalars(stmt))
+
+
+def add_alerts(session: Session, *, rows: list[AlertOutbox]) -> int:
+    """Queue rows whose dedupe key is not taken yet; returns how many were added."""
+    keys = [row.dedupe_key for row in rows]
+    taken = set(
+        session.scalars(select(AlertOutbox.dedupe_key).where(AlertOutbox.dedupe_key.in_(keys)))
+    )
+    fresh = [row for row in rows if row.dedupe_key not in taken]
+    session.add_all(fresh)
+    session.flush()
+    return len(fresh)
+
+
+def open_by_status(session: Session) -> dict[str, int]:
+    """How many incidents are in each open status."""
+    stmt = (
+        select(Incident.status, func.count())
+        .where(Incident.status.in_(OPEN_STATUSES))
+        .group_by(Incident.status)
+    )
+    return {status: count for status, count in session.execute(stmt)}
+
+
+def received_by_block(
+    session: Session, *, since: datetime, until: datetime
+) -> list[tuple[str, int]]:
+    """Incidents received in [since, until) per block, most first."""
+    count = func.count().label("n")
+    stmt = (
+        select(Incident.block_code, count)
+        .where(Incident.received_at >= since, Incident.received_at < until)
+        .group_by(Incident.block_code)
+        .order_by(count.desc(), Incident.block_code)
+    )
+    return [(block, n) for block, n in session.execute(stmt)]
+
+
+def resolved_between(session: Session, *, since: datetime, until: datetime) -> int:
+    """Incidents resolved in [since, until)."""
+    stmt = select(func.count()).where(Incident.resolved_at >= since, Incident.resolved_at < until)
+    return int(session.scalar(stmt) or 0)
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    return Incident.status.in_(OPEN_STATUSES) & (Incident.due_at < now)
+
+
+def overdue_count(session: Session, *, now: datetime) -> int:
+    """Open incidents past their deadline."""
+    return int(session.scalar(select(func.count()).where(_overdue(now))) or 0)
+
+
+def most_overdue(session: Session, *, now: datetime, limit: int) -> list[Incident]:
+    """Open incidents that have been overdue the longest."""
+    stmt = select(Incident).where(_overdue(now)).order_by(Incident.due_at, Incident.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def problem_places(session: Session, *, now: datetime, limit: int) -> list[tuple[str, int, int]]:
+    """Settlements with the most overdue, then the most open incidents: (name, open, overdue)."""
+    overdue = func.sum(case((Incident.due_at < now, 1), else_=0)).label("overdue")
+    total = func.count().label("total")
+    stmt = (
+        select(Incident.settlement, total, overdue)
+        .where(Incident.status.in_(OPEN_STATUSES), Incident.settlement.is_not(None))
+        .group_by(Incident.settlement)
+        .order_by(overdue.desc(), total.desc(), Incident.settlement)
+        .limit(limit)
+    )
+    return [(str(name), int(n), int(late or 0)) for name, n, late in session.execute(stmt)]

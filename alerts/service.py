@@ -12,6 +12,11 @@ are "sending" too but were never handed to Telegram. When the lease runs out, th
 claims them all again: the in-flight message is sent once more, the others for the first
 time. Nothing is lost and nothing else is repeated.
 
+Digests (alerts.digest): a sector head's non-urgent `new_incident` rows are claimed together
+once the oldest is an interval old and go out as one message; that message settles all of
+them in one commit, so a crash repeats at most that one digest. The weekly rating row sends
+its text, records that in the payload (commit), then sends the PDF report as a file.
+
 Row states: pending → sending → sent; failed (transient error, retried with backoff);
 dead (gave up: blocked bot, too many failures); skipped (nothing to deliver by design:
 no recipient, no active Telegram link, account disabled, incident already closed).
@@ -22,88 +27,56 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import repository as repo
+from alerts import run as outcome
 from alerts.base import Forbidden, Notifier, RetryAfter, TransientError
+from alerts.digest import DIGEST_KIND, format_new_digest
 from alerts.format import AlertMessage, FormatContext, format_alert
+from alerts.format_daily import DAILY_FORMATTERS
 from alerts.ratelimit import Limiter, RateLimiter
-from alerts.schedule import backoff, quiet_until
+from alerts.run import (
+    BAD_PAYLOAD,
+    BLOCKED,
+    CLOSED,
+    NO_LINK,
+    NO_USER,
+    TOO_MANY,
+    USER_DISABLED,
+    DeliveryOptions,
+    DeliveryStats,
+    Item,
+    Run,
+    Sleep,
+)
 from core.models import OPEN_STATUSES, AlertOutbox
 
+__all__ = [
+    "BAD_PAYLOAD",
+    "BLOCKED",
+    "CLOSED",
+    "NO_LINK",
+    "NO_USER",
+    "TEXT_SENT",
+    "TOO_MANY",
+    "USER_DISABLED",
+    "DeliveryOptions",
+    "DeliveryStats",
+    "deliver_due",
+    "run_delivery_job",
+]
+
 Sessions = Session | sessionmaker[Session]
-Sleep = Callable[[float], Awaitable[Any]]
-
-NO_LINK = "нет привязки Telegram"
-NO_USER = "нет получателя"
-USER_DISABLED = "учётная запись отключена"
-CLOSED = "инцидент уже закрыт"
-BLOCKED = "бот заблокирован пользователем"
-TOO_MANY = "превышено число попыток"
-BAD_PAYLOAD = "не удалось сформировать сообщение"
-
-
-@dataclass(slots=True)
-class DeliveryStats:
-    """What one run did."""
-
-    claimed: int = 0
-    sent: int = 0
-    retry_after: int = 0  # flood control: requeued, not counted as a failure
-    failed: int = 0  # transient error: retried later with backoff
-    dead: int = 0
-    skipped: int = 0
-    postponed: int = 0  # quiet hours
-    deferred: int = 0  # the chat's pace did not fit this run: next run
-    locked: bool = False  # another worker is delivering
-
-    def as_dict(self) -> dict[str, Any]:
-        """Non-zero figures, for job logs."""
-        return {k: v for k, v in asdict(self).items() if v}
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOptions:
-    """Knobs of a run; defaults suit a delivery job every few seconds."""
-
-    base_url: str = ""
-    tz: str = "UTC"
-    max_attempts: int = 8
-    lease: timedelta = timedelta(minutes=5)
-    max_wait: float = 5.0  # a chat held longer (flood control) is left to the next run
-    max_run: float = 30.0  # seconds of pacing per run; what does not fit waits for the next
-
-
-@dataclass(slots=True)
-class _Item:
-    row: AlertOutbox
-    chat_id: int
-    message: AlertMessage
-
-
-@dataclass(slots=True)
-class _Run:
-    session: Session
-    notifier: Notifier
-    limiter: Limiter
-    options: DeliveryOptions
-    now: datetime
-    clock: Callable[[], float]
-    sleep: Sleep
-    started: float = 0.0
-    stats: DeliveryStats = field(default_factory=DeliveryStats)
-    blocked: set[int] = field(default_factory=set)
-
-    def at(self) -> datetime:
-        """`now` advanced by the time this run has taken (on the injected clock)."""
-        return self.now + timedelta(seconds=self.clock() - self.started)
+WEEKLY_KIND = "weekly_rating"
+TEXT_SENT = "text_sent"  # payload flag: the weekly text went out, only the PDF is left
 
 
 async def deliver_due(
@@ -117,14 +90,14 @@ async def deliver_due(
     clock: Callable[[], float] = time.monotonic,
     sleep: Sleep = asyncio.sleep,
 ) -> DeliveryStats:
-    """Deliver up to `limit` due alerts; commits the claim, then after every message."""
+    """Deliver up to `limit` due alerts (and digests); commits the claim, then each message."""
     with _open(sessions) as session:
         bind = session.get_bind()
         lock = repo.delivery_lock(bind) if isinstance(bind, Engine) else _always()
         with lock as got:
             if not got:
                 return DeliveryStats(locked=True)
-            run = _Run(
+            run = Run(
                 session=session,
                 notifier=notifier,
                 limiter=limiter or RateLimiter(clock=clock),
@@ -138,55 +111,60 @@ async def deliver_due(
             return run.stats
 
 
-async def _deliver(run: _Run, *, limit: int) -> None:
-    session = run.session
-    rows = repo.claim_due(session, now=run.now, limit=limit, lease=run.options.lease)
+def _claim(run: Run, *, limit: int) -> list[list[AlertOutbox]]:
+    """Lease due rows one by one and digest rows per user; commit the claim."""
+    session, options = run.session, run.options
+    single = repo.claim_due(session, now=run.now, limit=limit, lease=options.lease)
+    digests = repo.claim_digests(
+        session, now=run.now, window=options.digest.window, lease=options.lease, users=limit
+    )
     session.commit()  # the claim is durable before anything leaves
-    run.stats.claimed = len(rows)
-    if not rows:
+    run.stats.claimed = len(single) + len(digests)
+    by_user: dict[int | None, list[AlertOutbox]] = {}
+    for row in digests:
+        by_user.setdefault(row.user_id, []).append(row)
+    return [[row] for row in single] + list(by_user.values())
+
+
+async def _deliver(run: Run, *, limit: int) -> None:
+    session = run.session
+    groups = _claim(run, limit=limit)
+    if not groups:
         return
+    rows = [row for group in groups for row in group]
     people = repo.recipients(session, user_ids=[r.user_id for r in rows if r.user_id])
     statuses = repo.incident_statuses(
         session, incident_ids=[r.incident_id for r in rows if r.incident_id]
     )
     ctx = FormatContext(run.options.base_url, run.options.tz, repo.block_names(session))
     items = []
-    for row in rows:
-        person = people.get(row.user_id or 0)
-        reason = _skip_reason(row, person, statuses)
-        if reason is not None:
-            repo.mark_final(session, alert_id=row.id, status=repo.SKIPPED, reason=reason)
-            run.stats.skipped += 1
-        elif person is not None and not _given_up(run, row) and not _postponed(run, row, person):
-            item = _prepare(run, row, person.chat_id or 0, ctx)
-            if item is not None:
-                items.append(item)
+    for group in groups:
+        item = _admit(run, group, people.get(group[0].user_id or 0), statuses, ctx)
+        if item is not None:
+            items.append(item)
     session.commit()
     await _send_paced(run, items)
 
 
-def _given_up(run: _Run, row: AlertOutbox) -> bool:
-    """A row reclaimed again and again (its run keeps crashing) must not block the queue."""
-    if row.attempts <= run.options.max_attempts:
-        return False
-    reason = f"{TOO_MANY} ({row.attempts - 1}); {row.last_error or 'прерванные запуски'}"
-    repo.mark_final(run.session, alert_id=row.id, status=repo.DEAD, reason=reason)
-    run.stats.dead += 1
-    return True
-
-
-def _prepare(run: _Run, row: AlertOutbox, chat_id: int, ctx: FormatContext) -> _Item | None:
-    """The message for the row; a payload that cannot be formatted kills only that row."""
-    try:
-        message = format_alert(
-            kind=row.kind, payload=row.payload, urgent=row.urgent, now=run.now, ctx=ctx
-        )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        reason = f"{BAD_PAYLOAD}: {type(exc).__name__}: {exc}"
-        repo.mark_final(run.session, alert_id=row.id, status=repo.DEAD, reason=reason)
-        run.stats.dead += 1
+def _admit(
+    run: Run,
+    group: list[AlertOutbox],
+    person: repo.Recipient | None,
+    statuses: dict[int, str],
+    ctx: FormatContext,
+) -> Item | None:
+    """Skip, give up or postpone what must not go now; the item for the rest."""
+    live = []
+    for row in group:
+        reason = _skip_reason(row, person, statuses)
+        if reason is not None:
+            repo.mark_final(run.session, alert_id=row.id, status=repo.SKIPPED, reason=reason)
+            run.stats.skipped += 1
+        elif not outcome.given_up(run, row):
+            live.append(row)
+    if not live or person is None or outcome.postponed(run, live, person):
         return None
-    return _Item(row, chat_id, message)
+    return _prepare(run, live, person.chat_id or 0, ctx)
 
 
 def _skip_reason(
@@ -204,28 +182,59 @@ def _skip_reason(
     return None
 
 
-def _postponed(run: _Run, row: AlertOutbox, person: repo.Recipient) -> bool:
-    """Hold a non-urgent alert until the user's quiet hours end."""
-    if row.urgent:
-        return False
-    until = quiet_until(
-        run.now, quiet_from=person.quiet_from, quiet_to=person.quiet_to, tz=run.options.tz
-    )
-    if until is None:
-        return False
-    repo.reschedule(
-        run.session,
-        alert_id=row.id,
-        status=repo.PENDING,
-        at=until,
-        error=row.last_error,
-        refund=True,
-    )
-    run.stats.postponed += 1
-    return True
+def _prepare(run: Run, rows: list[AlertOutbox], chat_id: int, ctx: FormatContext) -> Item | None:
+    """The item for the rows; a payload that cannot be formatted kills only its rows."""
+    try:
+        return _compose(run, rows, chat_id, ctx)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reason = f"{BAD_PAYLOAD}: {type(exc).__name__}: {exc}"
+        for row in rows:
+            repo.mark_final(run.session, alert_id=row.id, status=repo.DEAD, reason=reason)
+        run.stats.dead += len(rows)
+        return None
 
 
-async def _send_paced(run: _Run, items: list[_Item]) -> None:
+def _compose(run: Run, rows: list[AlertOutbox], chat_id: int, ctx: FormatContext) -> Item:
+    row = rows[0]
+    if row.kind == DIGEST_KIND and not row.urgent:
+        payloads = [r.payload for r in rows]
+        message = format_new_digest(payloads, window=run.options.digest.window, ctx=ctx)
+        return Item(rows, chat_id, message)
+    daily = DAILY_FORMATTERS.get(row.kind)
+    if daily is not None:
+        return Item(rows, chat_id, daily(row.payload, ctx))
+    message = format_alert(
+        kind=row.kind, payload=row.payload, urgent=row.urgent, now=run.now, ctx=ctx
+    )
+    if row.kind == WEEKLY_KIND:
+        return _weekly(rows, chat_id, message)
+    return Item(rows, chat_id, message)
+
+
+def _report_file(path: object) -> tuple[str, bytes] | None:
+    """The report file named in the payload, if it can be read now."""
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        return Path(path).name, Path(path).read_bytes()
+    except OSError:
+        return None
+
+
+def _weekly(rows: list[AlertOutbox], chat_id: int, message: AlertMessage) -> Item:
+    """The head's weekly text, followed by the PDF report when the file is there."""
+    payload = rows[0].payload
+    report = _report_file(payload.get("report_pdf"))
+    if report is None:
+        return Item(rows, chat_id, message)
+    caption = f"Отчёт о рейтинге отделов за неделю {payload.get('week') or ''} (PDF)".strip()
+    document = Item(rows, chat_id, AlertMessage(caption), document=report)
+    if payload.get(TEXT_SENT):
+        return document
+    return Item(rows, chat_id, message, then=document)
+
+
+async def _send_paced(run: Run, items: list[Item]) -> None:
     """Send in priority order, letting a ready chat overtake one that must wait."""
     # Stay well inside the lease, so no other worker reclaims rows this run still holds.
     budget = min(run.options.max_run, run.options.lease.total_seconds() / 2)
@@ -237,96 +246,58 @@ async def _send_paced(run: _Run, items: list[_Item]) -> None:
         if ready is not None:
             item = pending.pop(ready)
             run.limiter.take(item.chat_id)
-            await _send_one(run, item)
+            follow = await _send_one(run, item)
+            if follow is not None:
+                pending.insert(0, follow)
             continue
         shortest = min(waits)
         late = [i for i, w in enumerate(waits) if w > run.options.max_wait]
         if run.clock() + shortest > deadline:
             late = list(range(len(pending)))
         if late:
-            _defer(run, [pending[i] for i in late], [waits[i] for i in late])
+            outcome.defer(run, [pending[i] for i in late], [waits[i] for i in late])
             gone = set(late)
             pending = [item for i, item in enumerate(pending) if i not in gone]
             continue
         await run.sleep(shortest)
 
 
-def _defer(run: _Run, items: list[_Item], waits: list[float]) -> None:
-    """Give rows back for a later run, when their chat may be written to again."""
-    for item, wait in zip(items, waits, strict=True):
-        at = run.at() + timedelta(seconds=wait)
-        repo.reschedule(
-            run.session,
-            alert_id=item.row.id,
-            status=repo.PENDING,
-            at=at,
-            error=item.row.last_error,
-            refund=True,
-        )
-        run.stats.deferred += 1
-    run.session.commit()
+async def _transmit(notifier: Notifier, item: Item) -> None:
+    if item.document is None:
+        await notifier.send(item.chat_id, item.message.text, item.message.buttons)
+        return
+    name, data = item.document
+    await notifier.send_document(item.chat_id, data=data, filename=name, caption=item.message.text)
 
 
-async def _send_one(run: _Run, item: _Item) -> None:
-    """Send one message and commit its outcome (the only window for a duplicate)."""
-    row, session = item.row, run.session
-    if row.user_id in run.blocked:
-        repo.mark_final(
-            session, alert_id=row.id, status=repo.SKIPPED, reason=f"{NO_LINK} ({BLOCKED})"
-        )
-        run.stats.skipped += 1
+async def _send_one(run: Run, item: Item) -> Item | None:
+    """Send one item and commit its outcome (the only window for a duplicate).
+
+    Returns the part to send next (the weekly PDF), its rows still leased.
+    """
+    session = run.session
+    if item.user_id in run.blocked:
+        outcome.skipped_blocked(run, item)
         session.commit()
-        return
+        return None
     try:
-        await run.notifier.send(item.chat_id, item.message.text, item.message.buttons)
+        await _transmit(run.notifier, item)
     except RetryAfter as exc:
-        _retry_after(run, item, exc)
+        outcome.retry_after(run, item, exc)
     except Forbidden as exc:
-        _forbidden(run, row, exc)
+        outcome.forbidden(run, item, exc)
     except TransientError as exc:
-        _failed(run, row, exc)
+        outcome.failed(run, item, exc)
     else:
-        repo.mark_sent(session, alert_id=row.id, at=run.at())
-        run.stats.sent += 1
+        if item.then is not None:
+            for row in item.rows:
+                repo.set_payload(session, alert_id=row.id, payload=row.payload | {TEXT_SENT: True})
+            session.commit()
+            return item.then
+        first = item.rows[0]
+        outcome.sent(run, item, digest=first.kind == DIGEST_KIND and not first.urgent)
     session.commit()
-
-
-def _retry_after(run: _Run, item: _Item, exc: RetryAfter) -> None:
-    run.limiter.pause(item.chat_id, exc.seconds)
-    repo.reschedule(
-        run.session,
-        alert_id=item.row.id,
-        status=repo.PENDING,
-        at=run.at() + timedelta(seconds=exc.seconds),
-        error=f"429: {exc}",
-        refund=True,
-    )
-    run.stats.retry_after += 1
-
-
-def _forbidden(run: _Run, row: AlertOutbox, exc: Forbidden) -> None:
-    if row.user_id is not None:
-        repo.deactivate_link(run.session, user_id=row.user_id, at=run.at())
-        run.blocked.add(row.user_id)
-    repo.mark_final(run.session, alert_id=row.id, status=repo.DEAD, reason=f"{BLOCKED}: {exc}")
-    run.stats.dead += 1
-
-
-def _failed(run: _Run, row: AlertOutbox, exc: TransientError) -> None:
-    if row.attempts >= run.options.max_attempts:
-        reason = f"{row.attempts} попыток, последняя ошибка: {exc}"
-        repo.mark_final(run.session, alert_id=row.id, status=repo.DEAD, reason=reason)
-        run.stats.dead += 1
-        return
-    repo.reschedule(
-        run.session,
-        alert_id=row.id,
-        status=repo.FAILED,
-        at=run.at() + backoff(row.attempts),
-        error=str(exc),
-        refund=False,
-    )
-    run.stats.failed += 1
+    return None
 
 
 @contextmanager

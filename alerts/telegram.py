@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from aiogram import Bot
@@ -13,7 +15,12 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+)
 from aiohttp import ClientError
 
 from alerts.base import Forbidden, Keyboard, RetryAfter, SendResult, TransientError
@@ -41,6 +48,19 @@ def to_markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """aiogram and network errors as RetryAfter, Forbidden or TransientError."""
+    try:
+        yield
+    except TelegramRetryAfter as exc:
+        raise RetryAfter(exc.retry_after, exc.message) from exc
+    except TelegramForbiddenError as exc:
+        raise Forbidden(exc.message) from exc
+    except (TimeoutError, AiogramError, ClientError, OSError) as exc:
+        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+
+
 class TelegramNotifier:
     """Notifier over aiogram; use `async with` (or `close()`) so the HTTP session is closed."""
 
@@ -54,19 +74,25 @@ class TelegramNotifier:
 
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> SendResult:
         """Send one HTML message; raise RetryAfter, Forbidden or TransientError."""
-        try:
+        with mapped_errors():
             message = await self.bot.send_message(
                 chat_id=chat_id,
                 text=text,
                 reply_markup=to_markup(buttons),
                 link_preview_options=NO_PREVIEW,
             )
-        except TelegramRetryAfter as exc:
-            raise RetryAfter(exc.retry_after, exc.message) from exc
-        except TelegramForbiddenError as exc:
-            raise Forbidden(exc.message) from exc
-        except (TimeoutError, AiogramError, ClientError, OSError) as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        return SendResult(message_id=message.message_id)
+
+    async def send_document(
+        self, chat_id: int, *, data: bytes, filename: str, caption: str
+    ) -> SendResult:
+        """Send a file (multipart upload) with an HTML caption; errors as in `send`."""
+        with mapped_errors():
+            message = await self.bot.send_document(
+                chat_id=chat_id,
+                document=BufferedInputFile(data, filename=filename),
+                caption=caption,
+            )
         return SendResult(message_id=message.message_id)
 
     async def close(self) -> None:

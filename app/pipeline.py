@@ -93,8 +93,13 @@ def _classification(
 def process_messages(
     ctx: AppContext, session: Session, messages: list[Message], *, now: datetime
 ) -> dict[str, int]:
-    """Classify messages and turn them into incidents; one bad message fails alone."""
-    from incidents.intake import intake_message
+    """Classify messages and turn them into incidents; one bad message fails alone.
+
+    The whole batch goes through intake in one savepoint with one `IntakeBatch` (lookups
+    once, writes together at its finish). If anything in it fails, the savepoint is rolled
+    back and the messages are taken again one per savepoint, so only the bad one is failed.
+    """
+    from incidents import intake
 
     stats = {"processed": 0, "incidents_new": 0, "merged": 0, "noise": 0, "failed": 0}
     model = active_classifier(ctx)
@@ -102,28 +107,45 @@ def process_messages(
         return stats
     predictions = model.predict_many([m.text for m in messages])
     places = gazetteer(ctx)
-    for message, prediction in zip(messages, predictions, strict=True):
-        try:
-            with session.begin_nested():
-                cls = _classification(
-                    message, prediction, places.extract(message.text), model.version
-                )
-                session.add(cls)
-                session.flush()
-                message.status = "classified"
-                result = intake_message(
-                    session,
-                    message=message,
-                    classification=cls,
-                    settings=ctx.intake_settings,
-                    calendar=ctx.calendar,
-                    now=now,
-                )
-        except Exception as exc:  # keep the batch going; the message keeps its error
-            log.exception("message %s failed", message.id)
-            message.status, message.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-            stats["failed"] += 1
-            continue
+    settings = ctx.intake_settings
+
+    def take(
+        message: Message, prediction: Any, batch: intake.IntakeBatch | None
+    ) -> intake.IntakeResult:
+        cls = _classification(message, prediction, places.extract(message.text), model.version)
+        if batch is not None:
+            batch.save_classification(cls)  # one INSERT for the batch at its finish
+        else:
+            session.add(cls)
+        message.status = "classified"
+        return intake.intake_message(
+            session,
+            message=message,
+            classification=cls,
+            settings=settings,
+            calendar=ctx.calendar,
+            now=now,
+            batch=batch,
+        )
+
+    pairs = list(zip(messages, predictions, strict=True))
+    try:
+        with session.begin_nested():
+            batch = intake.IntakeBatch(session)
+            results = [take(message, prediction, batch) for message, prediction in pairs]
+            batch.finish()
+    except Exception as exc:  # find the bad message: one savepoint per message
+        log.warning("batch of %d failed (%s); retrying one by one", len(pairs), exc)
+        results = []
+        for message, prediction in pairs:
+            try:
+                with session.begin_nested():
+                    results.append(take(message, prediction, None))
+            except Exception as one:  # keep the batch going; the message keeps its error
+                log.exception("message %s failed", message.id)
+                message.status, message.error = "failed", f"{type(one).__name__}: {one}"[:2000]
+                stats["failed"] += 1
+    for result in results:
         stats["processed"] += 1
         key = (
             "noise" if result.incident is None else "incidents_new" if result.created else "merged"
@@ -164,23 +186,27 @@ def escalate(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]
 
 def deliver_alerts(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
     """Send due outbox rows to Telegram, paced per chat and globally."""
+    from alerts.digest import DigestOptions
     from alerts.ratelimit import RateLimiter
     from alerts.service import DeliveryOptions, run_delivery_job
 
     # One limiter per process, so the pace carries over between runs of the job.
     limiter = ctx.cache.setdefault("alerts_limiter", RateLimiter())
+    # Sector heads get non-urgent new incidents as one digest per MCU_ALERTS_DIGEST_MINUTES.
+    digest = DigestOptions(interval_minutes=ctx.settings.alerts_digest_minutes)
     return run_delivery_job(
         session,
         token=ctx.settings.telegram_token,
         api_base=ctx.settings.telegram_api_base,
         now=now,
         limiter=limiter,
-        options=DeliveryOptions(base_url=ctx.settings.base_url, tz=ctx.tz),
+        options=DeliveryOptions(base_url=ctx.settings.base_url, tz=ctx.tz, digest=digest),
     )
 
 
 def weekly_rating(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
-    """Publish last week's rating and queue the head's Telegram message (once per week)."""
+    """Publish last week's rating, write its PDF/XLSX and queue the head's message (weekly)."""
+    from app.reports import write_weekly_reports
     from app.scheduler import weekly_rating_occurrence
     from rating import service as rating_service
     from rating.serialize import page_dict
@@ -197,6 +223,8 @@ def weekly_rating(ctx: AppContext, session: Session, now: datetime) -> dict[str,
         "top": [{k: u[k] for k in ("rank", "department", "index")} for u in ranked[:5]],
         "unranked": len(page["units"]) - len(ranked),
     }
+    # The alerts job sends the PDF after the text (alerts may not import rating).
+    payload |= write_weekly_reports(result, week=week, folder=ctx.settings.var_dir / "reports")
     heads = app_repo.users_with_role(session, role="head")
     for head in heads:
         session.add(

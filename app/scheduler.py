@@ -11,6 +11,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session
 
 from app.collect import collect_all
 from app.context import AppContext
@@ -25,6 +26,8 @@ from app.pipeline import (
 from app.publish import deliver_published
 
 log = logging.getLogger("mcu.scheduler")
+DAILY_HOUR = 9  # local time of the coordinator's digest and the head's summary
+MISFIRE_GRACE_SECONDS = 3600  # a busy scheduler still runs the 09:00 reports within the hour
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,42 @@ def run_weekly_rating(ctx: AppContext) -> dict[str, Any]:
     return run_once_per_occurrence(ctx, "weekly_rating", week, weekly_rating, now=now)
 
 
+def daily_occurrence(now: datetime, tz: str) -> str:
+    """The local date the 09:00 reports are for (one run per day)."""
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def coordinator_digest(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """Queue the coordinators' daily digest."""
+    from alerts.daily import queue_coordinator_digest
+
+    return queue_coordinator_digest(session, now=now, tz=ctx.tz)
+
+
+def head_summary(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """Queue the head's daily summary."""
+    from alerts.daily import queue_head_summary
+
+    return queue_head_summary(session, now=now, tz=ctx.tz)
+
+
+DAILY_JOBS: tuple[tuple[str, JobBody], ...] = (
+    ("coordinator_digest", coordinator_digest),
+    ("head_summary", head_summary),
+)
+
+
+def run_daily_reports(ctx: AppContext, *, now: datetime | None = None) -> dict[str, Any]:
+    """The 09:00 reports; each runs once per local day however many workers there are."""
+    now = now or datetime.now(UTC)
+    day = daily_occurrence(now, ctx.tz)
+    return {
+        name: run_once_per_occurrence(ctx, name, day, body, now=now) for name, body in DAILY_JOBS
+    }
+
+
 def run_all_once(ctx: AppContext) -> dict[str, Any]:
     """Every due job one time, in pipeline order (for cron, tests and debugging)."""
     return {job.name: run_guarded(ctx, job.name, job.body) for job in _enabled(ctx)}
@@ -101,6 +140,15 @@ def start_background(ctx: AppContext) -> BackgroundScheduler:
         id="weekly_rating",
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(
+        run_daily_reports,
+        CronTrigger(hour=DAILY_HOUR, minute=0, timezone=ctx.tz),
+        args=(ctx,),
+        id="daily_reports",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
     )
     scheduler.start()
     return scheduler

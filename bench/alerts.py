@@ -104,7 +104,7 @@ def enqueue(engine: Engine, *, n: int, chats: int, tag: str) -> None:
     }
     rows = [
         {
-            "kind": "new_incident",
+            "kind": "assigned",  # sent one by one (new_incident would wait for the digest)
             "dedupe_key": f"{tag}:{i}",
             "user_id": i % chats + 1,
             "incident_id": 1,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from core.models import Message, Source
 from core.types import RawMessage
 
 MAX_TEXT_CHARS = 100_000  # longer texts are cut and marked, never rejected
+STORE_CHUNK = 1000  # rows per INSERT statement
 
 
 def get_source(session: Session, *, name: str) -> Source | None:
@@ -68,15 +70,52 @@ def _row(source_id: int, msg: RawMessage) -> dict[str, Any]:
 def store_messages(
     session: Session, *, source: Source, messages: Sequence[RawMessage], now: datetime
 ) -> tuple[int, int]:
-    """Insert messages once per (source, external_id); return (stored, duplicates)."""
+    """Insert messages once per (source, external_id); return (stored, duplicates).
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING per chunk of the batch: a repeated
+    external_id, stored before or earlier in the same batch, is skipped and counted.
+    """
+    rows = [_row(source.id, msg) | {"received_at": now} for msg in messages]
     stored = 0
-    for msg in messages:
-        values = _row(source.id, msg) | {"received_at": now}
-        stmt: Insert = _insert(session)(Message).values(**values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["source_id", "external_id"])  # type: ignore[attr-defined]
-        result = session.execute(stmt.returning(Message.id))
-        stored += 1 if result.scalar() is not None else 0
+    for i in range(0, len(rows), STORE_CHUNK):
+        chunk = rows[i : i + STORE_CHUNK]
+        pg = session.get_bind().dialect.name == "postgresql"
+        stored += _insert_pg(session, chunk) if pg else _insert_values(session, chunk)
     return stored, len(messages) - stored
+
+
+def _insert_values(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Multi-row VALUES pages (SQLAlchemy's insertmanyvalues); returns how many were new."""
+    table = cast(Table, Message.__table__)
+    stmt: Insert = _insert(session)(table).returning(table.c.id)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["source_id", "external_id"])  # type: ignore[attr-defined]
+    return len(session.execute(stmt, rows).all())
+
+
+def _insert_pg(session: Session, rows: list[dict[str, Any]]) -> int:
+    """The rows as one JSON parameter: psycopg parses a multi-row VALUES statement on the
+    client for every page (slow with thousands of parameters); one parameter is not."""
+    try:
+        payload = json.dumps([_jsonable(row) for row in rows], ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN coordinates, naive times: the generic path stores or refuses them
+        return _insert_values(session, rows)
+    names = ", ".join(rows[0])
+    stmt = text(
+        f"INSERT INTO messages ({names}) SELECT {names} "
+        "FROM json_populate_recordset(NULL::messages, :rows) "
+        "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id"
+    )
+    return len(session.execute(stmt, {"rows": payload}).all())
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            out[key] = value.astimezone(UTC).isoformat()
+    return out
 
 
 def record_success(

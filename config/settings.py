@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     vk_api_base: str = "https://api.vk.ru"
     telegram_token: str | None = None
     telegram_api_base: str = "https://api.telegram.org"
+    telegram_bot_username: str | None = None  # for t.me deep links on the profile page
+    alerts_digest_minutes: int = Field(default=60, ge=1)  # sector heads' new-incident digest
 
     # Outgoing mail for answers to e-mail messages; no smtp_host: answers are not e-mailed.
     smtp_host: str | None = None

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from core.models import Incident, IncidentEvent, User
 from incidents import repository
+
+if TYPE_CHECKING:
+    from incidents.batch import IntakeBatch
+
+# An alert key, or how to make it from the incident's id (new incidents of a batch get it later).
+AlertKey = str | Callable[[int], str]
 
 
 def actor_id(actor: User | None) -> int | None:
@@ -28,8 +34,9 @@ def record(
     to_status: str | None = None,
     reason: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    batch: IntakeBatch | None = None,
 ) -> IncidentEvent:
-    """Append one event to the incident's history."""
+    """Append one event to the incident's history (in a batch: written at its finish)."""
     event = IncidentEvent(
         incident_id=incident.id,
         actor_id=actor_id(actor),
@@ -40,7 +47,10 @@ def record(
         reason=reason,
         payload=dict(payload or {}),
     )
-    session.add(event)
+    if batch is not None:
+        batch.add_event(event, incident)
+    else:
+        session.add(event)
     return event
 
 
@@ -61,6 +71,34 @@ def alert_payload(incident: Incident) -> dict[str, Any]:
     }
 
 
+def outbox_rows(
+    *,
+    kind: str,
+    key: str,
+    user_ids: Iterable[int],
+    incident_id: int | None,
+    urgent: bool,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Outbox rows, one per distinct recipient, keyed `{key}:{user_id}`."""
+    return [
+        {
+            "kind": kind,
+            "dedupe_key": f"{key}:{user_id}",
+            "user_id": user_id,
+            "incident_id": incident_id,
+            "urgent": urgent,
+            "payload": dict(payload),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for user_id in dict.fromkeys(user_ids)
+    ]
+
+
 def alert_rows(
     *,
     incident: Incident,
@@ -71,23 +109,16 @@ def alert_rows(
     urgent: bool | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Outbox rows, one per distinct recipient, keyed `{key}:{user_id}`."""
-    payload = alert_payload(incident) | dict(extra or {})
-    return [
-        {
-            "kind": kind,
-            "dedupe_key": f"{key}:{user_id}",
-            "user_id": user_id,
-            "incident_id": incident.id,
-            "urgent": incident.urgent if urgent is None else urgent,
-            "payload": payload,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for user_id in dict.fromkeys(user_ids)
-    ]
+    """Outbox rows about the incident, one per distinct recipient, keyed `{key}:{user_id}`."""
+    return outbox_rows(
+        kind=kind,
+        key=key,
+        user_ids=user_ids,
+        incident_id=incident.id,
+        urgent=incident.urgent if urgent is None else urgent,
+        payload=alert_payload(incident) | dict(extra or {}),
+        now=now,
+    )
 
 
 def emit(
@@ -96,17 +127,33 @@ def emit(
     incident: Incident,
     kind: str,
     user_ids: Iterable[int],
-    key: str,
+    key: AlertKey,
     now: datetime,
     urgent: bool | None = None,
     extra: Mapping[str, Any] | None = None,
+    batch: IntakeBatch | None = None,
 ) -> int:
-    """Write the alert rows now; returns how many were new (existing dedupe keys are skipped)."""
+    """Write the alert rows; returns how many were new (existing dedupe keys are skipped).
+
+    In a batch the rows are written at its finish (with the incident's id) and 0 is returned;
+    what they say (urgency, title, deadline) is taken now.
+    """
+    if batch is not None:
+        batch.add_alerts(
+            incident=incident,
+            kind=kind,
+            user_ids=list(user_ids),
+            key=key if callable(key) else lambda _id: key,
+            now=now,
+            urgent=incident.urgent if urgent is None else urgent,
+            payload=alert_payload(incident) | dict(extra or {}),
+        )
+        return 0
     rows = alert_rows(
         incident=incident,
         kind=kind,
         user_ids=user_ids,
-        key=key,
+        key=key(incident.id) if callable(key) else key,
         now=now,
         urgent=urgent,
         extra=extra,
@@ -114,12 +161,18 @@ def emit(
     return repository.insert_alerts(session, rows=rows)
 
 
-def executors_of(session: Session, *, incident: Incident) -> list[int]:
+def executors_of(
+    session: Session, *, incident: Incident, batch: IntakeBatch | None = None
+) -> list[int]:
     """The executor, else the department's executors, else the operators (unrouted queue)."""
     if incident.executor_id is not None:
         return [incident.executor_id]
     if incident.department_id is not None:
+        if batch is not None:
+            return batch.department_users(incident.department_id)
         return repository.department_users(session, department_id=incident.department_id)
+    if batch is not None:
+        return batch.users_with_role("operator")
     return repository.users_with_role(session, role="operator")
 
 

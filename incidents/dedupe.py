@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from incidents.text import house_key, jaccard, place_key, trigrams, words
@@ -113,16 +114,18 @@ def _place_stems(place: Place) -> list[str]:
     return stems
 
 
+@lru_cache(maxsize=4096)
+def _place_filter(place: Place) -> tuple[str | None, tuple[str, ...], frozenset[str]]:
+    """House key, stems a word starts with (4+ letters) and short stems it must equal."""
+    stems = _place_stems(place)
+    long = tuple(stem for stem in stems if len(stem) >= 4)
+    return house_key(place.house), long, frozenset(stem for stem in stems if len(stem) < 4)
+
+
 def strip_place(content: Sequence[str], place: Place) -> tuple[str, ...]:
     """Drop the words that only name the place (settlement, street, house)."""
-    stems = _place_stems(place)
-    house = house_key(place.house)
-    return tuple(
-        w
-        for w in content
-        if w != house
-        and not any(w.startswith(stem) if len(stem) >= 4 else w == stem for stem in stems)
-    )
+    house, long, short = _place_filter(place)
+    return tuple(w for w in content if w != house and w not in short and not w.startswith(long))
 
 
 def content_words(text: str, place: Place) -> list[str]:
@@ -132,14 +135,14 @@ def content_words(text: str, place: Place) -> list[str]:
 
 def topics_of(content: Sequence[str]) -> frozenset[str]:
     """Problem topics named by the content words."""
-    found: set[str] = set()
-    for word in content:
-        if any(word.startswith(stop) for stop in _NOT_TOPIC):
-            continue
-        for topic, prefixes in TOPICS.items():
-            if any(word.startswith(prefix) for prefix in prefixes):
-                found.add(topic)
-    return frozenset(found)
+    return frozenset().union(*map(_word_topics, content))
+
+
+@lru_cache(maxsize=1 << 14)
+def _word_topics(word: str) -> frozenset[str]:
+    if word.startswith(_NOT_TOPIC):
+        return frozenset()
+    return frozenset(topic for topic, prefixes in TOPICS.items() if word.startswith(prefixes))
 
 
 def places_conflict(a: Place, b: Place) -> bool:
@@ -185,15 +188,123 @@ def match_duplicate(
     return DuplicateMatch(old_id, "address", similarity)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Prepared:
+    """One side of a comparison, computed once: place keys and stems, words and their grams."""
+
+    place: Place
+    settlement: str | None
+    street: str | None
+    house: str | None
+    long_stems: frozenset[str]  # a word starting with one of these names the place
+    short_stems: frozenset[str]  # a word equal to one of these names the place
+    words: tuple[str, ...]
+    word_set: frozenset[str]
+    starts: frozenset[str]  # the first 4 letters of each longer word (to skip stem checks)
+    grams: frozenset[str]
+
+    def strips(self, other: Prepared) -> bool:
+        """Whether `strip_place(other.words, self.place)` would drop any word."""
+        return (
+            (self.house is not None and self.house in other.word_set)
+            or not self.short_stems.isdisjoint(other.word_set)
+            or any(
+                stem[:4] in other.starts and any(w.startswith(stem) for w in other.words)
+                for stem in self.long_stems
+            )
+        )
+
+
+@lru_cache(maxsize=1 << 14)
+def word_grams(word: str) -> frozenset[str]:
+    """Character 3-grams of one word (cached: words repeat across messages)."""
+    return trigrams((word,))
+
+
+def _grams(words: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*map(word_grams, words))
+
+
+def prepare(words: tuple[str, ...], place: Place) -> Prepared:
+    """The precomputed side of `words` at `place`."""
+    house, long, short = _place_filter(place)
+    return Prepared(
+        place=place,
+        settlement=place_key(place.settlement),
+        street=place_key(place.street),
+        house=house,
+        long_stems=frozenset(long),
+        short_stems=short,
+        words=words,
+        word_set=frozenset(words),
+        starts=frozenset(w[:4] for w in words if len(w) >= 4),
+        grams=_grams(words),
+    )
+
+
+def _side(words: Prepared, place: Prepared) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The words of one side without the other side's place words, and their grams."""
+    if not place.strips(words):
+        return words.words, words.grams
+    kept = strip_place(words.words, place.place)
+    return kept, _grams(kept)
+
+
+def match_prepared(
+    new: Prepared, old: Prepared, *, old_id: int, threshold: float
+) -> DuplicateMatch | None:
+    """`match_duplicate` on prepared sides of one block and within the window (same result)."""
+    ns, os_, nt, ot, nh, oh = (
+        new.settlement,
+        old.settlement,
+        new.street,
+        old.street,
+        new.house,
+        old.house,
+    )
+    if (ns and os_ and ns != os_) or (nt and ot and nt != ot):
+        return None  # places_conflict: settlement or street
+    if nt and nt == ot and nh and oh and nh != oh:
+        return None  # places_conflict: another house of the street
+    same = bool(ns and nt and ns == os_ and nt == ot) and not (nh and oh and nh != oh)
+    new_words, a = _side(new, old)
+    old_words, b = _side(old, new)
+    similarity = 0.0
+    if a and b:
+        la, lb = len(a), len(b)
+        # Jaccard is at most min/max of the sizes: below the threshold only an address match
+        # (which needs the exact value) can still come out of this pair.
+        if not same and min(la, lb) / max(la, lb) < threshold:
+            return None
+        inter = len(a & b)
+        similarity = inter / (la + lb - inter)
+    if similarity >= threshold:
+        return DuplicateMatch(old_id, "text", similarity)
+    if not same:
+        return None
+    new_topics, old_topics = topics_of(new_words), topics_of(old_words)
+    if new_topics and old_topics and new_topics.isdisjoint(old_topics):
+        return None
+    return DuplicateMatch(old_id, "address", similarity)
+
+
+def rank(match: DuplicateMatch) -> tuple[bool, float, int]:
+    """Order of matches: text matches first, then the highest similarity, then the oldest id."""
+    return (match.reason == "text", match.similarity, -match.incident_id)
+
+
 def best_duplicate(
     new: DupKey, candidates: Sequence[tuple[int, DupKey]], *, threshold: float, window: timedelta
 ) -> DuplicateMatch | None:
     """The best matching candidate: text matches first, then the highest similarity."""
-    matches = [
-        match
-        for old_id, old in candidates
-        if (match := match_duplicate(new, old, old_id=old_id, threshold=threshold, window=window))
-    ]
-    if not matches:
-        return None
-    return max(matches, key=lambda m: (m.reason == "text", m.similarity, -m.incident_id))
+    side = prepare(new.words, new.place)
+    best: DuplicateMatch | None = None
+    for old_id, old in candidates:
+        if new.block != old.block or abs(new.received_at - old.received_at) > window:
+            continue
+        match = match_prepared(
+            side, prepare(old.words, old.place), old_id=old_id, threshold=threshold
+        )
+        if match is not None and (best is None or rank(match) > rank(best)):
+            best = match
+    return best

@@ -8,15 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from config.reference import SlaFile
 from core.calendar import WorkCalendar
 from core.models import OPEN_STATUSES, Classification, Incident, Message, User
 from incidents import audit, repository, rules
+from incidents.batch import IntakeBatch
+from incidents.rules import NUMBER_PREFIX as NUMBER_PREFIX  # re-exported
+from incidents.rules import format_number as format_number  # re-exported
 from incidents.text import make_title, merge_fingerprints
 from incidents.transitions import assign, refresh_due
-
-NUMBER_PREFIX = "МЦУ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +67,6 @@ class Facts:
     needs_review: bool
 
 
-def format_number(*, incident_id: int, received: datetime, calendar: WorkCalendar) -> str:
-    """Tracking number like «МЦУ-2026-000123»: local year of receipt and zero-padded id."""
-    year = received.astimezone(calendar.tz).year
-    return f"{NUMBER_PREFIX}-{year}-{incident_id:06d}"
-
-
 def _received(message: Message, now: datetime) -> datetime:
     return message.received_at or message.created_at or now
 
@@ -84,13 +80,17 @@ def gather_facts(
     urgent: bool,
     needs_review: bool,
     now: datetime,
+    batch: IntakeBatch | None = None,
 ) -> Facts:
     """Place, content words, time of receipt and source kind of a message, gathered once."""
     place = rules.parse_place(place_raw)
     words = tuple(rules.content_words(message.text or "", place))
     key = rules.DupKey(block, place, words, _received(message, now))
-    kind = repository.source_kind(session, source_id=message.source_id) or "unknown"
-    return Facts(message, key, kind, urgent, needs_review)
+    if batch is not None:
+        kind = batch.source_kind(message.source_id)
+    else:
+        kind = repository.source_kind(session, source_id=message.source_id)
+    return Facts(message, key, kind or "unknown", urgent, needs_review)
 
 
 def intake_message(
@@ -101,15 +101,22 @@ def intake_message(
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,
+    batch: IntakeBatch | None = None,
 ) -> IntakeResult:
-    """Link a classified message to a duplicate open incident or open a new one (idempotent)."""
+    """Link a classified message to a duplicate open incident or open a new one (idempotent).
+
+    With a `batch` the writes wait for `batch.finish()` (a new incident has no id until then).
+    """
     if message.incident_id is not None:
         linked = repository.get_incident(session, incident_id=message.incident_id)
         return IntakeResult(linked, created=False)
+    if batch is not None and (pending := batch.pending_link(message)) is not None:
+        return IntakeResult(pending, created=False)
     block = classification.block_code
     if classification.noise or block in settings.noise_blocks:
         message.status = "classified"  # left for the operator's noise queue
         return IntakeResult(None, created=False)
+    work = batch if batch is not None else IntakeBatch(session)
     facts = gather_facts(
         session,
         message=message,
@@ -118,10 +125,18 @@ def intake_message(
         urgent=classification.urgent,
         needs_review=classification.needs_review,
         now=now,
+        batch=work,
     )
-    match = _find_duplicate(session, key=facts.key, settings=settings)
-    if match is not None:
-        incident = repository.get_incident(session, incident_id=match.incident_id, for_update=True)
+    found = work.find_duplicate(
+        facts.key,
+        statuses=OPEN_STATUSES,
+        threshold=settings.text_similarity_threshold,
+        window=settings.window,
+        limit=settings.max_candidates,
+    )
+    if found is not None:
+        match, candidate = found
+        incident = work.incident_of(candidate)
         _join(
             session,
             incident=incident,
@@ -130,36 +145,30 @@ def intake_message(
             settings=settings,
             calendar=calendar,
             now=now,
+            batch=work,
         )
-        return IntakeResult(incident, created=False, match=match)
-    incident = open_incident(session, facts=facts, settings=settings, calendar=calendar, now=now)
-    return IntakeResult(incident, created=True)
+        work.joined(candidate)
+        result = IntakeResult(incident, created=False, match=match)
+        work.after_ids(lambda: _settle_match(result))
+    else:
+        incident = open_incident(
+            session, facts=facts, settings=settings, calendar=calendar, now=now, batch=work
+        )
+        result = IntakeResult(incident, created=True)
+    if batch is None:
+        work.finish()
+    return result
 
 
-def _candidate_key(incident: Incident) -> rules.DupKey:
-    place = rules.Place(incident.settlement, incident.street, incident.house)
-    words = tuple((incident.text_fingerprint or "").split())
-    return rules.DupKey(incident.block_code, place, words, incident.received_at)
-
-
-def _find_duplicate(
-    session: Session, *, key: rules.DupKey, settings: IntakeSettings
-) -> rules.DuplicateMatch | None:
-    rows = repository.duplicate_candidates(
-        session,
-        block=key.block,
-        statuses=OPEN_STATUSES,
-        since=key.received_at - settings.window,
-        limit=settings.max_candidates,
-    )
-    candidates = [(row.id, _candidate_key(row)) for row in rows]
-    return rules.best_duplicate(
-        key, candidates, threshold=settings.text_similarity_threshold, window=settings.window
-    )
+def _settle_match(result: IntakeResult) -> None:
+    """A match found in a batch names the incident by its order there: give it the real id."""
+    match, incident = result.match, result.incident
+    if match is not None and incident is not None and match.incident_id != incident.id:
+        result.match = rules.DuplicateMatch(incident.id, match.reason, match.similarity)
 
 
 def _policy_for(
-    session: Session,
+    batch: IntakeBatch,
     *,
     facts: Facts,
     settings: IntakeSettings,
@@ -172,8 +181,7 @@ def _policy_for(
         urgent=facts.urgent,
         default=settings.default_policy,
     )
-    policy = repository.get_policy(session, code=code)
-    return code, rules.compute_due(policy, received=received, calendar=calendar)
+    return code, rules.compute_due(batch.policy(code), received=received, calendar=calendar)
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -198,6 +206,8 @@ def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) ->
         first_answer_due_at=due.first_answer_due,
         final_due_at=due.final_due,
         message_count=1,
+        reopen_count=0,
+        escalation_level=0,
         text_fingerprint=merge_fingerprints([" ".join(key.words)]),
         created_at=now,
         updated_at=now,
@@ -214,18 +224,20 @@ def open_incident(
     calendar: WorkCalendar,
     now: datetime,
     actor: User | None = None,
+    batch: IntakeBatch | None = None,
 ) -> Incident:
-    """Open, number, route and announce a new incident for one message."""
+    """Open, number, route and announce a new incident for one message.
+
+    With a `batch` the incident gets its id and number at `batch.finish()`.
+    """
+    work = batch if batch is not None else IntakeBatch(session)
     key, message = facts.key, facts.message
     code, due = _policy_for(
-        session, facts=facts, settings=settings, received=key.received_at, calendar=calendar
+        work, facts=facts, settings=settings, received=key.received_at, calendar=calendar
     )
     incident = _new_row(facts=facts, code=code, due=due, now=now)
-    repository.add(session, incident)
-    incident.number = format_number(
-        incident_id=incident.id, received=key.received_at, calendar=calendar
-    )
-    message.incident_id, message.status = incident.id, "linked"
+    work.opened(incident, calendar=calendar)
+    work.link(message, incident)
     audit.record(
         session,
         incident=incident,
@@ -234,23 +246,26 @@ def open_incident(
         at=now,
         to_status="new",
         payload={"message_id": message.id, "source_kind": facts.source_kind, "sla_policy": code},
+        batch=work,
     )
-    _route(session, incident=incident, now=now)
+    _route(session, incident=incident, now=now, batch=work)
     audit.emit(
         session,
         incident=incident,
         kind="new_incident",
-        user_ids=repository.sector_heads(session, block=incident.block_code),
-        key=f"new:{incident.id}",
+        user_ids=work.sector_heads(incident.block_code),
+        key=lambda incident_id: f"new:{incident_id}",
         now=now,
+        batch=work,
     )
-    session.flush()
+    if batch is None:
+        work.finish()
     return incident
 
 
-def _route(session: Session, *, incident: Incident, now: datetime) -> None:
+def _route(session: Session, *, incident: Incident, now: datetime, batch: IntakeBatch) -> None:
     route = rules.choose_route(
-        repository.routing_rules(session, block=incident.block_code),
+        batch.routing_rules(incident.block_code),
         block=incident.block_code,
         settlement=incident.settlement,
         street=incident.street,
@@ -264,6 +279,7 @@ def _route(session: Session, *, incident: Incident, now: datetime) -> None:
             actor=None,
             now=now,
             reason=f"Правило маршрутизации №{route.id}",
+            batch=batch,
         )
 
 
@@ -276,6 +292,7 @@ def _join(
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,
+    batch: IntakeBatch,
 ) -> None:
     key, message = facts.key, facts.message
     incident.message_count += 1
@@ -286,7 +303,8 @@ def _join(
     if incident.lat is None and message.lat is not None:
         incident.lat, incident.lon = message.lat, message.lon
     incident.updated_at = now
-    message.incident_id, message.status = incident.id, "linked"
+    flag_modified(incident, "updated_at")  # written even if unchanged: onupdate reads the clock
+    batch.link(message, incident)
     audit.record(
         session,
         incident=incident,
@@ -299,12 +317,18 @@ def _join(
             "reason": match.reason,
             "similarity": round(match.similarity, 3),
         },
+        batch=batch,
     )
     if facts.urgent and not incident.urgent:
         _raise_urgency(
-            session, incident=incident, facts=facts, settings=settings, calendar=calendar, now=now
+            session,
+            incident=incident,
+            facts=facts,
+            settings=settings,
+            calendar=calendar,
+            now=now,
+            batch=batch,
         )
-    session.flush()
 
 
 def _raise_urgency(
@@ -315,13 +339,14 @@ def _raise_urgency(
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,
+    batch: IntakeBatch,
 ) -> None:
     """An urgent message makes the incident urgent (and its policy stricter if unanswered)."""
     incident.urgent = True
     old_code = incident.sla_policy
     if incident.first_answered_at is None:
         _apply_stricter_policy(
-            session, incident=incident, facts=facts, settings=settings, calendar=calendar
+            batch, incident=incident, facts=facts, settings=settings, calendar=calendar
         )
     audit.record(
         session,
@@ -334,20 +359,22 @@ def _raise_urgency(
             "old_policy": old_code,
             "sla_policy": incident.sla_policy,
         },
+        batch=batch,
     )
     audit.emit(
         session,
         incident=incident,
         kind="urgent",
-        user_ids=repository.sector_heads(session, block=incident.block_code),
-        key=f"urgent:{incident.id}",
+        user_ids=batch.sector_heads(incident.block_code),
+        key=lambda incident_id: f"urgent:{incident_id}",
         now=now,
         urgent=True,
+        batch=batch,
     )
 
 
 def _apply_stricter_policy(
-    session: Session,
+    batch: IntakeBatch,
     *,
     incident: Incident,
     facts: Facts,
@@ -356,7 +383,7 @@ def _apply_stricter_policy(
 ) -> None:
     """Switch to the urgent policy when it gives an earlier deadline than the current one."""
     code, due = _policy_for(
-        session, facts=facts, settings=settings, received=incident.received_at, calendar=calendar
+        batch, facts=facts, settings=settings, received=incident.received_at, calendar=calendar
     )
     nearest = due.first_answer_due or due.final_due
     if code == incident.sla_policy or nearest is None:

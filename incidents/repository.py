@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    DateTime,
+    Row,
+    Table,
+    TypeDecorator,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import NotFoundError
 from core.models import (
@@ -48,6 +62,11 @@ def source_kind(session: Session, *, source_id: int) -> str | None:
     return session.scalar(select(Source.kind).where(Source.id == source_id))
 
 
+def source_kinds(session: Session) -> dict[int, str]:
+    """Kind of every source by id (a batch looks them up once)."""
+    return {source_id: kind for source_id, kind in session.execute(select(Source.id, Source.kind))}
+
+
 def latest_classification(session: Session, *, message_id: int) -> Classification | None:
     """The most recent classification of a message."""
     stmt = (
@@ -59,12 +78,33 @@ def latest_classification(session: Session, *, message_id: int) -> Classificatio
     return session.scalar(stmt)
 
 
-def duplicate_candidates(
+class _ReceivedAt(TypeDecorator[datetime]):
+    """Aware UTC on reading, without `astimezone` per row: PostgreSQL gives aware values
+    already (in the session's zone, which compares the same), SQLite naive UTC ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def duplicate_candidate_rows(
     session: Session, *, block: str, statuses: Sequence[str], since: datetime, limit: int
-) -> list[Incident]:
-    """Open incidents of a block received since `since`, newest first, at most `limit`."""
+) -> Sequence[Row[int, datetime, str | None, str | None, str | None, str | None]]:
+    """(id, received_at, settlement, street, house, fingerprint) of the `limit` newest open
+    incidents of a block received since `since`, newest first: what duplicate search reads."""
     stmt = (
-        select(Incident)
+        select(
+            Incident.id,
+            type_coerce(Incident.received_at, _ReceivedAt()),
+            Incident.settlement,
+            Incident.street,
+            Incident.house,
+            Incident.text_fingerprint,
+        )
         .where(
             Incident.block_code == block,
             Incident.status.in_(statuses),
@@ -73,7 +113,8 @@ def duplicate_candidates(
         .order_by(Incident.received_at.desc(), Incident.id.desc())
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    # On the connection: no autoflush (the batch flushes when the pool must see its changes).
+    return session.connection().execute(stmt).all()
 
 
 def routing_rules(session: Session, *, block: str) -> list[RouteRule]:
@@ -90,6 +131,23 @@ def routing_rules(session: Session, *, block: str) -> list[RouteRule]:
         )
         for row in rows
     ]
+
+
+def routing_rules_by_block(session: Session) -> dict[str, list[RouteRule]]:
+    """Every routing rule as pure rule objects, by block (a batch reads them once)."""
+    by_block: dict[str, list[RouteRule]] = {}
+    for row in session.scalars(select(RoutingRule)):
+        by_block.setdefault(row.block_code, []).append(
+            RouteRule(
+                id=row.id,
+                block=row.block_code,
+                department_id=row.department_id,
+                settlement=row.settlement,
+                street=row.street,
+                executor_id=row.executor_id,
+            )
+        )
+    return by_block
 
 
 def get_policy(session: Session, *, code: str) -> Policy:
@@ -117,6 +175,36 @@ def sector_heads(session: Session, *, block: str) -> list[int]:
     return list(session.scalars(stmt))
 
 
+def sector_heads_by_block(session: Session) -> dict[str, list[int]]:
+    """Active sector heads of every block (by user id), as `sector_heads` gives them."""
+    stmt = (
+        select(UserBlock.block_code, User.id)
+        .join(UserBlock, UserBlock.user_id == User.id)
+        .where(User.role == "sector_head", User.active.is_(True))
+        .order_by(User.id)
+    )
+    by_block: dict[str, list[int]] = {}
+    for block, user_id in session.execute(stmt):
+        by_block.setdefault(block, []).append(user_id)
+    return by_block
+
+
+def department_users_by_department(
+    session: Session, *, role: str = "executor"
+) -> dict[int, list[int]]:
+    """Active users with the role of every department (by user id), as `department_users`."""
+    stmt = (
+        select(User.department_id, User.id)
+        .where(User.department_id.is_not(None), User.role == role, User.active.is_(True))
+        .order_by(User.id)
+    )
+    by_department: dict[int, list[int]] = {}
+    for department_id, user_id in session.execute(stmt):
+        if department_id is not None:
+            by_department.setdefault(department_id, []).append(user_id)
+    return by_department
+
+
 def department_users(session: Session, *, department_id: int, role: str = "executor") -> list[int]:
     """Active users of a department with the role."""
     stmt = select(User.id).where(
@@ -131,37 +219,107 @@ def users_with_role(session: Session, *, role: str) -> list[int]:
     return list(session.scalars(stmt))
 
 
-ALERT_CHUNK = 500  # rows per INSERT: 10 columns each stays far below SQLite's variable limit
+_RESERVE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, :count)"
+)
+
+
+def reserve_incident_ids(session: Session, *, count: int) -> list[int] | None:
+    """`count` new incident ids, ascending, from the sequence; None where ids come on insert.
+
+    On PostgreSQL a batch inserts its incidents with known ids and numbers in one executemany
+    (no RETURNING, no numbering UPDATE); SQLite gives rowids on insert.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    # On the connection: an autoflush here would insert the very incidents being numbered.
+    values = session.connection().scalars(_RESERVE_IDS, {"count": count})
+    return sorted(int(value) for value in values)
+
+
+def add_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows, skipping existing dedupe keys, without counting (one executemany)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        insert_alerts(session, rows=rows)
+    elif rows:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = module.insert(AlertOutbox.__table__).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
+        session.execute(stmt, list(rows))
 
 
 def insert_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert outbox rows, skipping existing dedupe keys; returns how many were inserted."""
-    return sum(
-        _insert_alert_chunk(session, rows=rows[i : i + ALERT_CHUNK])
-        for i in range(0, len(rows), ALERT_CHUNK)
-    )
+    """Insert outbox rows, skipping existing dedupe keys; returns how many were inserted.
 
-
-def _insert_alert_chunk(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, so racing workers never fail."""
+    INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, so racing workers never fail;
+    given as one executemany, SQLAlchemy sends it as multi-row VALUES pages compiled once.
+    """
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         module: Any = postgresql if dialect == "postgresql" else sqlite
         stmt = (
-            module.insert(AlertOutbox)
-            .values(list(rows))
+            module.insert(AlertOutbox.__table__)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(AlertOutbox.id)
         )
-        return len(session.execute(stmt).all())
+        return len(session.execute(stmt, list(rows)).all())
     keys = [row["dedupe_key"] for row in rows]
     taken = set(
         session.scalars(select(AlertOutbox.dedupe_key).where(AlertOutbox.dedupe_key.in_(keys)))
     )
-    fresh = [AlertOutbox(**row) for row in rows if row["dedupe_key"] not in taken]
-    session.add_all(fresh)
+    fresh: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["dedupe_key"] not in taken:
+            fresh.setdefault(row["dedupe_key"], row)
+    session.add_all([AlertOutbox(**row) for row in fresh.values()])
     session.flush()
     return len(fresh)
+
+
+def insert_rows(session: Session, model: Any, *, rows: Sequence[dict[str, Any]]) -> None:
+    """A plain INSERT of many rows (events, classifications written at a batch's end)."""
+    if rows:
+        session.execute(insert(model.__table__), list(rows))
+
+
+def set_numbers(session: Session, *, numbered: Sequence[tuple[Incident, str]]) -> None:
+    """Store the numbers of just inserted incidents (keeping `updated_at`: no onupdate clock)."""
+    if not numbered:
+        return
+    table = cast(Table, Incident.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(number=bindparam("b_number"), updated_at=bindparam("b_updated_at"))
+    )
+    params = [
+        {"b_id": i.id, "b_number": number, "b_updated_at": i.updated_at} for i, number in numbered
+    ]
+    session.execute(stmt, params)
+    for incident, number in numbered:
+        set_committed_value(incident, "number", number)
+
+
+def link_messages(session: Session, *, links: Sequence[tuple[Message, int]]) -> None:
+    """Link messages to their incidents (status «linked»), the objects kept in step."""
+    if not links:
+        return
+    table = cast(Table, Message.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(incident_id=bindparam("b_incident_id"), status="linked")
+    )
+    session.execute(
+        stmt, [{"b_id": m.id, "b_incident_id": incident_id} for m, incident_id in links]
+    )
+    for message, incident_id in links:
+        set_committed_value(message, "incident_id", incident_id)
+        set_committed_value(message, "status", "linked")
 
 
 def escalation_batch(

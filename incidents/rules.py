@@ -45,6 +45,7 @@ __all__ = [
     "escalation_steps",
     "extended_final_due",
     "final_due_after_interim",
+    "format_number",
     "match_duplicate",
     "parse_place",
     "pending_due",
@@ -53,6 +54,14 @@ __all__ = [
     "same_address",
     "topics_of",
 ]
+
+NUMBER_PREFIX = "МЦУ"
+
+
+def format_number(*, incident_id: int, received: datetime, calendar: WorkCalendar) -> str:
+    """Tracking number like «МЦУ-2026-000123»: local year of receipt and zero-padded id."""
+    year = received.astimezone(calendar.tz).year
+    return f"{NUMBER_PREFIX}-{year}-{incident_id:06d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +12,9 @@ from core.calendar import WorkCalendar
 from core.errors import ConflictError
 from core.models import Incident, IncidentEvent, User
 from incidents import audit, lifecycle, repository, rules
+
+if TYPE_CHECKING:
+    from incidents.batch import IntakeBatch
 
 
 def refresh_due(incident: Incident) -> None:
@@ -38,6 +41,7 @@ def apply_transition(
     reason: str | None = None,
     competent_body: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    batch: IntakeBatch | None = None,
 ) -> IncidentEvent:
     """Move the incident to `to_status` if the state machine allows it, and audit the change."""
     from_status = incident.status
@@ -67,6 +71,7 @@ def apply_transition(
         to_status=to_status,
         reason=reason,
         payload=extra,
+        batch=batch,
     )
 
 
@@ -79,6 +84,7 @@ def assign(
     actor: User | None,
     now: datetime,
     reason: str | None = None,
+    batch: IntakeBatch | None = None,
 ) -> IncidentEvent:
     """Give the incident to a department (and executor); alert whoever must now act."""
     if not lifecycle.is_open(incident.status):
@@ -95,6 +101,7 @@ def assign(
             now=now,
             reason=reason,
             payload=who,
+            batch=batch,
         )
     else:
         event = audit.record(
@@ -107,10 +114,16 @@ def assign(
             to_status=incident.status,
             reason=reason,
             payload=who,
+            batch=batch,
         )
-    key = f"assigned:{incident.id}:{department_id}:{executor_id}:{audit.iso(now)}"
-    users = audit.executors_of(session, incident=incident)
-    audit.emit(session, incident=incident, kind="assigned", user_ids=users, key=key, now=now)
+
+    def key(incident_id: int) -> str:
+        return f"assigned:{incident_id}:{department_id}:{executor_id}:{audit.iso(now)}"
+
+    users = audit.executors_of(session, incident=incident, batch=batch)
+    audit.emit(
+        session, incident=incident, kind="assigned", user_ids=users, key=key, now=now, batch=batch
+    )
     return event
 
 

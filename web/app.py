@@ -20,7 +20,7 @@ from core import migrate
 from core.db import check_connection, get_engine, session_factory
 from core.errors import AppError, DatabaseUnavailableError
 from core.models import User
-from web import api_incidents
+from web import api_incidents, api_status
 from web.api import api_router
 from web.auth import SESSION_USER, csrf_token
 from web.deps import LoginRequiredError, build_web_context
@@ -33,6 +33,7 @@ from web.pages import (
     incident_answers,
     lists,
     login,
+    profile,
     public,
     rating,
     triage,
@@ -52,8 +53,10 @@ ROUTERS = (
     rating.router,
     admin.router,
     admin_users.router,
+    profile.router,
     public.router,
     api_incidents.router,
+    api_status.router,
     api_router,
 )
 ERROR_TEXT = {
@@ -122,6 +125,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.web = build_web_context(settings)
     app.state.tz = app.state.web.tz
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    templates.env.auto_reload = False  # no stat() of every template on every render
     register_filters(templates.env, tz=app.state.web.tz)
     app.state.templates = templates
     app.add_middleware(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.orm import Session
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.reference import ReferenceConfig, load_reference
 from config.settings import Settings
@@ -75,8 +76,8 @@ def build_web_context(settings: Settings) -> WebContext:
     )
 
 
-def get_context(request: Request) -> WebContext:
-    """The application's WebContext."""
+async def get_context(request: Request) -> WebContext:
+    """The application's WebContext (async: pure, so no trip to the thread pool)."""
     ctx: WebContext = request.app.state.web
     return ctx
 
@@ -84,16 +85,44 @@ def get_context(request: Request) -> WebContext:
 Ctx = Annotated[WebContext, Depends(get_context)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; committed here and nowhere else in the web layer."""
-    session = session_factory(request.app.state.engine)()
+def _sessionmaker(state: Any) -> sessionmaker[Session]:
+    """The application's session factory, made once (not once per request)."""
+    factory: sessionmaker[Session] | None = getattr(state, "sessions", None)
+    if factory is None:
+        factory = state.sessions = session_factory(state.engine)
+    return factory
+
+
+def _finish(session: Session, *, ok: bool) -> None:
+    try:
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; committed here and nowhere else in the web layer.
+
+    Opening a session does no I/O (the connection is taken at the first query), so only
+    the commit and close go to the thread pool, in one trip, and not at all when the
+    request never touched the database.
+    """
+    session = _sessionmaker(request.app.state)()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        await _end(session, ok=False)
         raise
-    finally:
+    await _end(session, ok=True)
+
+
+async def _end(session: Session, *, ok: bool) -> None:
+    if session.in_transaction():
+        await run_in_threadpool(_finish, session, ok=ok)
+    else:
         session.close()
 
 
@@ -119,7 +148,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require(permission: str) -> Any:
     """A dependency that lets only roles holding `permission` through (403 otherwise)."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if not can(user.role, permission):
             raise HTTPException(status_code=403, detail="Недостаточно прав")
         return user
@@ -130,7 +159,7 @@ def require(permission: str) -> Any:
 def require_roles(*roles: str) -> Any:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise HTTPException(status_code=403, detail="Недостаточно прав")
         return user
@@ -138,10 +167,11 @@ def require_roles(*roles: str) -> Any:
     return Depends(check)
 
 
-def incident_scope(session: DbSession, user: CurrentUser) -> IncidentScope:
+async def incident_scope(session: DbSession, user: CurrentUser) -> IncidentScope:
     """Which incidents the user may see: all, own blocks, or own/department's."""
     if user.role == "sector_head":
-        return IncidentScope(blocks=tuple(repository.user_blocks(session, user_id=user.id)))
+        blocks = await run_in_threadpool(repository.user_blocks, session, user_id=user.id)
+        return IncidentScope(blocks=tuple(blocks))
     if user.role == "executor":
         return IncidentScope(executor_id=user.id, department_id=user.department_id, own_only=True)
     return IncidentScope()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
 from incidents.lifecycle import STATUS_LABELS as DOMAIN_STATUS_LABELS
 from web.auth import ROLE_LABELS, can
@@ -108,6 +110,37 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{round(100 * value)}\u00a0%"
 
 
+LOGIN_OUTCOME_LABELS = {
+    "ok": "вход выполнен",
+    "bad_password": "неверный логин или пароль",
+    "locked": "заблокирован: много попыток",
+    "csrf": "устаревшая форма",
+}
+
+
+class OptionList:
+    """The <option> tags of a <select> repeated on every row: escaped once per page."""
+
+    def __init__(self, items: Iterable[tuple[object, str, str]]) -> None:
+        """`items`: (value, label, extra attributes as safe HTML, e.g. ` data-dept="3"`)."""
+        self._plain: list[str] = []
+        self._selected: list[str] = []
+        self._index: dict[str, int] = {}
+        for value, label, attrs in items:
+            head, text = f'<option value="{escape(str(value))}"{attrs}', escape(label)
+            self._index.setdefault(str(value), len(self._plain))
+            self._plain.append(f"{head}>{text}</option>")
+            self._selected.append(f"{head} selected>{text}</option>")
+        self._none = Markup("".join(self._plain))
+
+    def html(self, selected: object = None) -> Markup:
+        """All options, the one whose value equals `selected` (as text) marked selected."""
+        i = self._index.get(str(selected)) if selected is not None else None
+        if i is None:
+            return self._none
+        return Markup("".join([*self._plain[:i], self._selected[i], *self._plain[i + 1 :]]))
+
+
 def register_filters(env: Environment, *, tz: str) -> None:
     """Install filters and globals on a Jinja environment."""
     env.filters["local"] = lambda value: local_time(value, tz)
@@ -120,6 +153,7 @@ def register_filters(env: Environment, *, tz: str) -> None:
     env.filters["role"] = lambda code: ROLE_LABELS.get(code, code)
     env.filters["kind_icon"] = lambda code: SOURCE_KINDS.get(code, (code, code))[0]
     env.filters["kind_label"] = lambda code: SOURCE_KINDS.get(code, (code, code))[1]
+    env.filters["login_outcome"] = lambda code: LOGIN_OUTCOME_LABELS.get(code, code)
     env.filters["num"] = number
     env.filters["pct"] = percent
     env.globals["can"] = can

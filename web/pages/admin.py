@@ -10,11 +10,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from alerts import repository as alerts_repo
 from core.errors import AppError
 from web.deps import CSRF, CurrentUser, DbSession, require
 from web.pages.common import render, see_other, to_int, with_notice
 from web.repository import admin as repo
-from web.repository import reference
+from web.repository import logins, reference
 
 router = APIRouter(include_in_schema=False, dependencies=[require("admin"), CSRF])
 
@@ -57,9 +58,15 @@ def _float(value: str) -> float | None:
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_index(request: Request, user: CurrentUser) -> Response:
-    """The admin menu."""
-    return admin_page(request, user, "index")
+def admin_index(request: Request, session: DbSession, user: CurrentUser) -> Response:
+    """The admin menu, and who has blocked the Telegram bot (they get no alerts)."""
+    return admin_page(
+        request,
+        user,
+        "index",
+        blocked=alerts_repo.blocked_links(session),
+        login_events=logins.recent_logins(session, limit=50),
+    )
 
 
 @router.get("/admin/blocks", response_class=HTMLResponse)

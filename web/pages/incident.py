@@ -50,7 +50,7 @@ def page_context(
     session: Session, *, incident: Incident, user: User, ctx: WebContext
 ) -> dict[str, Any]:
     """Everything the incident page shows."""
-    now = datetime.now(UTC)
+    now, choices = datetime.now(UTC), reference.form_choices(session)
     return {
         "user": user,
         "inc": incident,
@@ -61,8 +61,8 @@ def page_context(
         "feedback": repo.feedback(session, incident_id=incident.id),
         "clocks": service.clocks(incident, now=now, calendar=ctx.calendar),
         "buttons": status_buttons(incident.status) if can(user.role, "incidents.act") else [],
-        "departments": reference.department_choices(session),
-        "executors": reference.executor_choices(session),
+        "departments": choices.departments,
+        "executors": choices.executors,
         "draft": None,
         "check": None,
     }
@@ -74,9 +74,11 @@ def incident_page(
     session: DbSession,
     user: CurrentUser,
     ctx: Ctx,
-    incident: Incident = Depends(visible_incident),
+    scope: Scope,
+    incident_id: int,
 ) -> Response:
-    """The incident card."""
+    """The incident card (loaded here, not in a dependency: one trip to the thread pool)."""
+    incident = load_visible(session, incident_id, scope)
     return render(
         request, "incident.html", page_context(session, incident=incident, user=user, ctx=ctx)
     )

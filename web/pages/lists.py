@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
 from core.models import INCIDENT_STATUSES
 from web.deps import CurrentUser, DbSession, Scope, require
@@ -27,7 +26,7 @@ class ListQuery:
     page: int
 
 
-def list_query(
+async def list_query(
     q: str = "",
     block: str = "",
     kind: str = "",
@@ -37,7 +36,7 @@ def list_query(
     department: str = "",
     page: int = 1,
 ) -> ListQuery:
-    """Parse the list filters; unknown values simply match nothing."""
+    """Parse the list filters; unknown values simply match nothing (async: no thread hop)."""
     flt = repo.IncidentFilter(
         status=status.strip()[:20],
         block=block.strip()[:40],
@@ -53,11 +52,11 @@ def list_query(
 Filters = Annotated[ListQuery, Depends(list_query)]
 
 
-def filter_options(session: Session) -> dict[str, Any]:
+def filter_options(choices: reference.FormChoices) -> dict[str, Any]:
     """Choices of the filter form."""
     return {
-        "blocks": reference.block_choices(session, active_only=False),
-        "settlements": repo.settlements_in_use(session),
+        "blocks": choices.all_blocks,
+        "settlements": choices.settlements,
         "statuses": INCIDENT_STATUSES,
     }
 
@@ -86,6 +85,6 @@ def incident_list(
         "page": query.page,
         "pages": pages_for(min(total, repo.COUNT_CAP)),
         "query": query_without(request, "page", "notice"),
-        **filter_options(session),
+        **filter_options(reference.form_choices(session)),
     }
     return render(request, "incidents.html", ctx)

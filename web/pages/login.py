@@ -1,6 +1,8 @@
-"""Sign in (CSRF, argon2, per-login+IP rate limit, audit log) and sign out."""
+"""Sign in (CSRF, argon2, per-login+IP rate limit, audit log and LoginEvent rows), sign out."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +19,7 @@ from web.auth import (
 )
 from web.deps import Ctx, DbSession
 from web.pages.common import render, safe_path
+from web.repository import logins
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,20 +51,33 @@ def login(
     """Check the form token, the rate limit and the password; start a fresh session."""
     username, ip = username.strip()[:80], client_ip(request)
     key = login_key(username, ip)
+
+    def audit(outcome: str, *, user_id: int | None = None, logged: str | None = None) -> None:
+        audit_login(username=username, ip=ip, outcome=logged or outcome, user_id=user_id)
+        logins.record_login(
+            session,
+            username=username,
+            user_id=user_id,
+            ip=ip,
+            user_agent=request.headers.get("user-agent"),
+            outcome=outcome,
+            at=datetime.now(UTC),
+        )
+
     if not csrf_valid(request, csrf):
-        audit_login(username=username, ip=ip, outcome="csrf")
+        audit("csrf")
         return _form(request, next, "Форма устарела, попробуйте ещё раз.", 400)
     if ctx.login_limiter.blocked(key):
-        audit_login(username=username, ip=ip, outcome="rate_limited")
+        audit("locked", logged="rate_limited")
         return _form(request, next, TOO_MANY, 429)
     user = repository.user_by_username(session, username=username)
     if user is None or not user.active or not verify_password(user.password_hash, password):
         ctx.login_limiter.hit(key)
-        outcome = "unknown_user" if user is None else ("inactive" if not user.active else "bad")
-        audit_login(username=username, ip=ip, outcome=outcome, user_id=user.id if user else None)
+        logged = "unknown_user" if user is None else ("inactive" if not user.active else "bad")
+        audit("bad_password", user_id=user.id if user else None, logged=logged)
         return _form(request, next, WRONG, 400)
     ctx.login_limiter.reset(key)
-    audit_login(username=username, ip=ip, outcome="ok", user_id=user.id)
+    audit("ok", user_id=user.id)
     request.session.clear()
     request.session[SESSION_USER] = user.id
     csrf_token(request)

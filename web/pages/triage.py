@@ -8,11 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from core.errors import AppError
 from core.models import Incident, User
+from web.api_status import active_model_version
 from web.deps import CSRF, Ctx, CurrentUser, DbSession, require
+from web.formatting import OptionList
 from web.pages import triage_ops as ops
 from web.pages.common import (
     is_partial,
@@ -44,7 +47,9 @@ def _queue(query: ListQuery) -> ListQuery:
     return replace(query, flt=replace(query.flt, status="queue"))
 
 
-def _list_ctx(request: Request, session: Session, query: ListQuery) -> dict[str, Any]:
+def _list_ctx(
+    request: Request, session: Session, query: ListQuery, choices: reference.FormChoices
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     total = repo.count_incidents(session, flt=query.flt, scope=ALL_SCOPE, now=now)
     rows = repo.list_incidents(
@@ -65,20 +70,34 @@ def _list_ctx(request: Request, session: Session, query: ListQuery) -> dict[str,
         "pages": pages_for(min(total, repo.COUNT_CAP), TRIAGE_PER_PAGE),
         "query": query_without(request, "page", "notice"),
         "back": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
-        "all_blocks": reference.block_choices(session),
-        "departments": reference.department_choices(session),
-        "executors": reference.executor_choices(session),
+    } | _item_choices(choices)
+
+
+def _item_choices(choices: reference.FormChoices) -> dict[str, Any]:
+    """The selects of every queue item, rendered once for the whole page."""
+    dept = ' data-dept="{}"'
+    return {
+        "all_blocks": choices.blocks,
+        "departments": choices.departments,
+        "executors": choices.executors,
+        "block_names": {b.value: b.label for b in choices.blocks},
+        "block_options": OptionList((b.value, b.label, "") for b in choices.blocks),
+        "department_options": OptionList((d.value, d.label, "") for d in choices.departments),
+        "executor_options": OptionList(
+            (e.id, e.name, dept.format(escape(str(e.department_id)))) for e in choices.executors
+        ),
     }
 
 
 @router.get("/triage", response_class=HTMLResponse)
 def triage_page(
-    request: Request, session: DbSession, user: CurrentUser, query: Filters
+    request: Request, session: DbSession, user: CurrentUser, query: Filters, web: Ctx
 ) -> Response:
-    """The queue with filters, bulk bar and keyboard help."""
-    query = _queue(query)
-    ctx = _list_ctx(request, session, query) | filter_options(session)
+    """The queue with filters, bulk bar, keyboard help and the classifier's version."""
+    query, choices = _queue(query), reference.form_choices(session)
+    ctx = _list_ctx(request, session, query, choices) | filter_options(choices)
     ctx |= {"user": user, "flt": query.flt, "refresh": REFRESH_SECONDS}
+    ctx["model_version"] = active_model_version(web.settings.models_dir)
     return render(request, "triage.html", ctx)
 
 
@@ -86,7 +105,7 @@ def triage_page(
 def triage_list(request: Request, session: DbSession, query: Filters) -> Response:
     """The list fragment the page re-fetches every few seconds."""
     query = _queue(query)
-    ctx = _list_ctx(request, session, query)
+    ctx = _list_ctx(request, session, query, reference.form_choices(session))
     ctx["back"] = "/triage?" + ctx["query"]
     return render(request, "_triage_list.html", ctx)
 
@@ -109,10 +128,7 @@ def _done(
         "extra": repo.triage_extras(session, incident_ids=[incident.id]).get(incident.id),
         "notice": notice,
         "back": safe_path(back, "/triage"),
-        "all_blocks": reference.block_choices(session),
-        "departments": reference.department_choices(session),
-        "executors": reference.executor_choices(session),
-    }
+    } | _item_choices(reference.form_choices(session))
     return render(request, "_triage_item.html", ctx)
 
 

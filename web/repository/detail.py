@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import (
@@ -151,14 +151,18 @@ def feedback(session: Session, *, incident_id: int) -> list[CitizenFeedback]:
 
 
 def names_of(session: Session, *, incident: Incident) -> dict[str, str | None]:
-    """Block, department and executor names of the incident."""
-    executor = session.get(User, incident.executor_id) if incident.executor_id else None
-    dept = session.get(Department, incident.department_id) if incident.department_id else None
-    block = session.get(Block, incident.block_code)
+    """Block, department and executor names of the incident (one round trip)."""
+    executor_name = func.coalesce(func.nullif(User.full_name, ""), User.username)
+    stmt = select(
+        select(Block.name).where(Block.code == incident.block_code).scalar_subquery(),
+        select(Department.name).where(Department.id == incident.department_id).scalar_subquery(),
+        select(executor_name).where(User.id == incident.executor_id).scalar_subquery(),
+    )
+    block, department, executor = session.execute(stmt).one()
     return {
-        "block": block.name if block else incident.block_code,
-        "department": dept.name if dept else None,
-        "executor": (executor.full_name or executor.username) if executor else None,
+        "block": block or incident.block_code,
+        "department": department,
+        "executor": executor,
     }
 
 

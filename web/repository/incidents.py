@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.models import (
@@ -86,12 +86,33 @@ def _text_match(column: Any, q: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(column.like(like_pattern(v), escape="\\") for v in variants))
 
 
+def _inline(name: str, values: tuple[str, ...]) -> BindParameter[Any]:
+    """Constants rendered into the SQL, so the planner can match a partial index to them."""
+    return bindparam(name, values, expanding=True, literal_execute=True)
+
+
+def queue_clause() -> ColumnElement[bool]:
+    """The triage queue: new or reopened, or open and flagged for review.
+
+    The same expression is the predicate of the partial index `ix_incidents_queue`; the
+    statuses are inlined because a prepared statement's generic plan cannot prove that
+    bound parameters imply an index predicate.
+    """
+    return or_(
+        Incident.status.in_(_inline("queue_statuses", QUEUE_STATUSES)),
+        and_(
+            Incident.needs_review.is_(True),
+            Incident.status.in_(_inline("open_statuses", OPEN_STATUSES)),
+        ),
+    )
+
+
+_QUEUE = queue_clause()  # clause objects are immutable: built once, reused by every query
+
+
 def _status_clause(status: str) -> ColumnElement[bool] | None:
     if status == "queue":
-        return or_(
-            Incident.status.in_(QUEUE_STATUSES),
-            and_(Incident.needs_review.is_(True), Incident.status.in_(OPEN_STATUSES)),
-        )
+        return _QUEUE
     if status == "open":
         return Incident.status.in_(OPEN_STATUSES)
     return Incident.status == status if status else None
@@ -130,37 +151,61 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _filtered(
-    session: Session, flt: IncidentFilter, scope: IncidentScope, now: datetime
-) -> Select[Incident, str, str | None, str | None]:
-    executor = aliased(User)
-    return (
-        select(Incident, Block.name, Department.name, executor.full_name)
-        .join(Block, Block.code == Incident.block_code)
-        .outerjoin(Department, Department.id == Incident.department_id)
-        .outerjoin(executor, executor.id == Incident.executor_id)
-        .where(*_conditions(flt, scope, now=now, dialect=_dialect(session)))
+# Plain columns, not the Incident entity: a page of rows skips the ORM's identity map.
+_ROW_COLUMNS = (
+    Incident.id,
+    Incident.number,
+    Incident.title,
+    Incident.block_code,
+    Incident.status,
+    Incident.urgent,
+    Incident.needs_review,
+    Incident.settlement,
+    Incident.department_id,
+    Incident.executor_id,
+    Incident.received_at,
+    Incident.due_at,
+    Incident.message_count,
+)
+
+
+_EXECUTOR = aliased(User, name="executor")
+# Built once: constructing the joins and the alias per request cost more than the query.
+_ROWS = (
+    select(
+        *_ROW_COLUMNS,
+        Block.name.label("block_name"),
+        Department.name.label("department"),
+        _EXECUTOR.full_name.label("executor"),
     )
+    .join(Block, Block.code == Incident.block_code)
+    .outerjoin(Department, Department.id == Incident.department_id)
+    .outerjoin(_EXECUTOR, _EXECUTOR.id == Incident.executor_id)
+)
 
 
-def _row(inc: Incident, block_name: str, dept: str | None, executor: str | None) -> IncidentRow:
+def _filtered(session: Session, flt: IncidentFilter, scope: IncidentScope, now: datetime) -> Any:
+    return _ROWS.where(*_conditions(flt, scope, now=now, dialect=_dialect(session)))
+
+
+def _row(row: Any) -> IncidentRow:
     return IncidentRow(
-        id=inc.id,
-        number=inc.number,
-        title=inc.title,
-        block_code=inc.block_code,
-        block_name=block_name,
-        status=inc.status,
-        urgent=inc.urgent,
-        needs_review=inc.needs_review,
-        settlement=inc.settlement,
-        department_id=inc.department_id,
-        department=dept,
-        executor_id=inc.executor_id,
-        executor=executor,
-        received_at=inc.received_at,
-        due_at=inc.due_at,
-        message_count=inc.message_count,
+        id=row.id,
+        number=row.number,
+        title=row.title,
+        block_code=row.block_code,
+        block_name=row.block_name,
+        status=row.status,
+        urgent=row.urgent,
+        needs_review=row.needs_review,
+        settlement=row.settlement,
+        department_id=row.department_id,
+        department=row.department,
+        executor_id=row.executor_id,
+        executor=row.executor,
+        received_at=row.received_at,
+        due_at=row.due_at,
+        message_count=row.message_count,
     )
 
 
@@ -183,7 +228,7 @@ def list_incidents(
     else:
         stmt = stmt.order_by(Incident.received_at.desc(), Incident.id.desc())
     rows = session.execute(stmt.limit(limit).offset(offset))
-    return [_row(*row) for row in rows]
+    return [_row(row) for row in rows]
 
 
 def count_incidents(
@@ -201,7 +246,7 @@ def count_incidents(
 
 
 def triage_extras(session: Session, *, incident_ids: list[int]) -> dict[int, TriageExtra]:
-    """First message and its latest classification for each incident of a page."""
+    """First message and its latest classification for each incident of a page (one query)."""
     if not incident_ids:
         return {}
     first = (
@@ -210,25 +255,34 @@ def triage_extras(session: Session, *, incident_ids: list[int]) -> dict[int, Tri
         .group_by(Message.incident_id)
     )
     rows = session.execute(
-        select(Message.id, Message.incident_id, Message.text, Message.author_name, Source.kind)
+        select(
+            Message.id,
+            Message.incident_id,
+            Message.text,
+            Message.author_name,
+            Source.kind,
+            Classification.confidence,
+            Classification.top3,
+            Classification.corrected_by,
+        )
         .join(Source, Source.id == Message.source_id)
+        .outerjoin(Classification, Classification.message_id == Message.id)
         .where(Message.id.in_(first))
+        .order_by(Message.id, Classification.id)
     )
-    extras = {
-        inc_id: TriageExtra(message_id=mid, text=text[:400], author_name=author, source_kind=kind)
-        for mid, inc_id, text, author, kind in rows
-        if inc_id is not None
-    }
-    by_message = {extra.message_id: extra for extra in extras.values()}
-    classes = session.execute(
-        select(Classification)
-        .where(Classification.message_id.in_(list(by_message)))
-        .order_by(Classification.id)
-    ).scalars()
-    for found in classes:
-        extra = by_message[found.message_id]
-        extra.confidence, extra.top3 = found.confidence, list(found.top3 or [])
-        extra.corrected = found.corrected_by is not None
+    extras: dict[int, TriageExtra] = {}
+    for mid, inc_id, text, author, kind, confidence, top3, corrected_by in rows:
+        if inc_id is None:
+            continue
+        extra = extras.get(inc_id)
+        if extra is None:
+            extra = TriageExtra(
+                message_id=mid, text=text[:400], author_name=author, source_kind=kind
+            )
+            extras[inc_id] = extra
+        if confidence is not None:  # rows come oldest classification first: the last one wins
+            extra.confidence, extra.top3 = confidence, list(top3 or [])
+            extra.corrected = corrected_by is not None
     return extras
 
 
@@ -243,4 +297,4 @@ def row_by_id(session: Session, *, incident_id: int, now: datetime) -> IncidentR
         Incident.id == incident_id
     )
     found = session.execute(stmt).first()
-    return _row(*found) if found else None
+    return _row(found) if found else None

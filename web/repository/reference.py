@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, cast, func, literal, null, select, true, union_all
 from sqlalchemy.orm import Session
 
-from core.models import Block, Department, User, UserBlock
+from core.models import Block, Department, Settlement, User, UserBlock
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,75 @@ def block_exists(session: Session, *, code: str) -> bool:
     """Whether an active block has this code."""
     block = session.get(Block, code)
     return block is not None and block.active
+
+
+@dataclass(frozen=True)
+class FormChoices:
+    """Every list the triage and incident forms offer, read in one round trip."""
+
+    blocks: list[Choice]  # active blocks, rubricator order
+    all_blocks: list[Choice]  # with the inactive ones (filters of old incidents)
+    departments: list[Choice]  # active, by name
+    executors: list[ExecutorChoice]  # active, by name
+    settlements: list[str]  # the gazetteer, by name
+
+
+def _choice_rows() -> Any:
+    """blocks, departments, executors and settlements as one UNION ALL, each in its order."""
+    none_int = null().cast(Integer)
+    blocks = select(
+        literal("b").label("kind"),
+        Block.code.label("key"),
+        Block.name.label("label"),
+        none_int.label("dept"),
+        Block.active.label("active"),
+        Block.sort_order.label("ord"),
+        Block.code.label("k1"),
+        literal("").label("k2"),
+    )
+    departments = select(
+        literal("d"),
+        cast(Department.id, String),
+        Department.name,
+        none_int,
+        Department.active,
+        literal(0),
+        Department.name,
+        literal(""),
+    )
+    executors = select(
+        literal("e"),
+        cast(User.id, String),
+        func.coalesce(func.nullif(User.full_name, ""), User.username),
+        User.department_id,
+        User.active,
+        literal(0),
+        User.full_name,
+        User.username,
+    ).where(User.role == "executor")
+    settlements = select(
+        literal("s"), Settlement.name, Settlement.name, none_int, true(), literal(0),
+        Settlement.name, literal(""),
+    )  # fmt: skip
+    union = union_all(blocks, departments, executors, settlements).subquery()
+    return select(union).order_by(union.c.kind, union.c.ord, union.c.k1, union.c.k2)
+
+
+_CHOICE_ROWS = _choice_rows()
+
+
+def form_choices(session: Session) -> FormChoices:
+    """Blocks, departments, executors and settlements for the forms of a page."""
+    found = FormChoices([], [], [], [], [])
+    for kind, key, label, dept, active, *_order in session.execute(_CHOICE_ROWS):
+        if kind == "b":
+            found.all_blocks.append(Choice(key, label))
+            if active:
+                found.blocks.append(Choice(key, label))
+        elif kind == "d" and active:
+            found.departments.append(Choice(key, label))
+        elif kind == "e" and active:
+            found.executors.append(ExecutorChoice(int(key), label, dept))
+        elif kind == "s":
+            found.settlements.append(key)
+    return found

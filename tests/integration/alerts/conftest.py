@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.telegram import TelegramNotifier
-from config.settings import Settings
+from app.context import AppContext, load_calendar
+from config.reference import ReferenceConfig
+from config.settings import CONFIG_DIR, Settings
 from core.db import session_factory
 from core.models import AlertOutbox, Department, Incident, TelegramLink, User
 from tests.integration.alerts.fake_bot_api import TOKEN, FakeBotApi
@@ -54,9 +57,20 @@ class World:
     other_executor_id: int
     operator_id: int
 
-    def alert(self, *, user_id: int, kind: str = "new_incident", urgent: bool = False) -> int:
-        """Write one pending outbox row the way the incidents package does."""
-        incident = self.session.get(Incident, self.incident_id)
+    def alert(
+        self,
+        *,
+        user_id: int,
+        kind: str = "assigned",
+        urgent: bool = False,
+        incident_id: int | None = None,
+        at: datetime = NOW,
+    ) -> int:
+        """Write one pending outbox row (created at `at`) the way the incidents package does.
+
+        The default kind is one that is sent at once; `new_incident` waits for the digest.
+        """
+        incident = self.session.get(Incident, incident_id or self.incident_id)
         assert incident is not None and incident.due_at is not None
         payload: dict[str, Any] = {
             "incident_id": incident.id,
@@ -75,12 +89,41 @@ class World:
             urgent=urgent,
             payload=payload,
             status="pending",
-            next_attempt_at=NOW,
-            created_at=NOW,
+            next_attempt_at=at,
+            created_at=at,
         )
         self.session.add(row)
         self.session.commit()
         return row.id
+
+    def incident(self, number: str, title: str, settlement: str, due_in: timedelta) -> int:
+        """Another open incident of the housing block (for digests)."""
+        first = self.session.get(Incident, self.incident_id)
+        assert first is not None
+        incident = Incident(
+            number=number,
+            block_code="housing",
+            title=title,
+            status="new",
+            settlement=settlement,
+            department_id=first.department_id,
+            sla_policy="portal",
+            received_at=NOW - timedelta(minutes=30),
+            due_at=NOW + due_in,
+        )
+        self.session.add(incident)
+        self.session.commit()
+        return incident.id
+
+    def add_user(self, username: str, role: str, *, chat: int | None = None) -> int:
+        """Another staff account, linked to `chat` when given."""
+        user = _user(self.session, username, role, full_name=f"Сотрудник {username}")
+        if chat is not None:
+            self.session.add(
+                TelegramLink(user_id=user.id, chat_id=chat, active=True, linked_at=NOW)
+            )
+        self.session.commit()
+        return user.id
 
     def row(self, alert_id: int) -> AlertOutbox:
         """The row as committed now."""
@@ -134,6 +177,18 @@ def world(seeded_session: Session) -> World:
         head_id=head.id,
         other_executor_id=other.id,
         operator_id=operator.id,
+    )
+
+
+@pytest.fixture
+def app_ctx(world: World, reference_config: ReferenceConfig, tmp_path: Path) -> AppContext:
+    """The composition root on the test database; report files go under the test's tmp dir."""
+    return AppContext(
+        settings=Settings(secret_key="test", var_dir=tmp_path, base_url=BASE_URL),
+        config=reference_config,
+        engine=world.session.get_bind(),  # type: ignore[arg-type]
+        calendar=load_calendar(reference_config, tz=TZ, config_dir=str(CONFIG_DIR)),
+        tz=TZ,
     )
 
 

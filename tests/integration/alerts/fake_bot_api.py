@@ -3,6 +3,8 @@
 aiogram reaches it through `TelegramAPIServer.from_base(api.base_url)`: POST
 /bot{token}/{method} with form fields (JSON-encoded objects), answered with
 `{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`.
+Uploads (sendDocument) come as multipart: a field `document=attach://KEY` and a file part
+named KEY; the call records the file as `{"filename": ..., "data": bytes}` under `document`.
 The server runs its own event loop in a thread, so sync tests (and the CLI) can use it while
 each test drives aiogram with `asyncio.run`. Errors are scripted per method with `fail_next`.
 """
@@ -59,6 +61,23 @@ def _decode(value: str) -> Any:
     return value
 
 
+def _params(form: Any) -> dict[str, Any]:
+    """Form fields decoded; attach://KEY references replaced by the uploaded file."""
+    files = {
+        k: {"filename": v.filename, "data": v.file.read()}
+        for k, v in form.items()
+        if isinstance(v, web.FileField)
+    }
+    params: dict[str, Any] = {}
+    for key, value in form.items():
+        if isinstance(value, web.FileField):
+            continue
+        text = str(value)
+        ref = text.removeprefix("attach://")
+        params[key] = files[ref] if text.startswith("attach://") and ref in files else _decode(text)
+    return params
+
+
 class FakeBotApi:
     """Start with `with FakeBotApi() as api:`; inspect `api.calls` / `api.sent()`."""
 
@@ -87,6 +106,10 @@ class FakeBotApi:
         """sendMessage calls the server accepted (scripted failures excluded)."""
         return [c for c in self.calls if c.method == "sendMessage" and "failed" not in c.params]
 
+    def documents(self) -> list[Call]:
+        """sendDocument calls the server accepted."""
+        return [c for c in self.calls if c.method == "sendDocument" and "failed" not in c.params]
+
     def of(self, method: str) -> list[Call]:
         """Every call of `method`."""
         return [c for c in self.calls if c.method == method]
@@ -97,8 +120,7 @@ class FakeBotApi:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        form = await request.post()
-        params = {k: _decode(str(v)) for k, v in form.items()}
+        params = _params(await request.post())
         stamp = self.stamp() if self.stamp else None
         scripted = self._script.get(method)
         if scripted:
@@ -120,6 +142,20 @@ class FakeBotApi:
                 "date": int(time.time()),
                 "chat": {"id": params["chat_id"], "type": "private"},
                 "text": params.get("text", ""),
+            }
+        if method == "sendDocument":
+            upload = params.get("document") or {}
+            return {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": params["chat_id"], "type": "private"},
+                "caption": params.get("caption", ""),
+                "document": {
+                    "file_id": f"file-{len(self.calls)}",
+                    "file_unique_id": f"u{len(self.calls)}",
+                    "file_name": upload.get("filename"),
+                    "file_size": len(upload.get("data") or b""),
+                },
             }
         if method == "getMe":
             return BOT_USER

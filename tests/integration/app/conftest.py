@@ -35,10 +35,15 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, reference_config: Refer
 
 @pytest.fixture
 def app_ctx(
-    seeded_session: Session, reference_config: ReferenceConfig, models_dir: Path
+    seeded_session: Session, reference_config: ReferenceConfig, models_dir: Path, tmp_path: Path
 ) -> AppContext:
     """The composition root as `mcu worker` builds it, on the test database."""
-    settings = Settings(models_dir=models_dir, secret_key="test", demo_rate_per_minute=60)
+    settings = Settings(
+        models_dir=models_dir,
+        var_dir=tmp_path / "var",  # reports and uploads stay out of the repository
+        secret_key="test",
+        demo_rate_per_minute=60,
+    )
     tz = reference_config.municipality.municipality.timezone
     return AppContext(
         settings=settings,
