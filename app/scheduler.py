@@ -113,8 +113,9 @@ def run_all_once(ctx: AppContext) -> dict[str, Any]:
 def _safe(ctx: AppContext, job: IntervalJob) -> None:
     try:
         result = run_guarded(ctx, job.name, job.body)
-        if any(result.values()):
-            log.info("%s: %s", job.name, result)
+        # A job with nothing to do (or no token configured) stays quiet at INFO level.
+        quiet = not any(result.values()) or set(result) == {"skipped"}
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", job.name, result)
     except Exception:  # keep the scheduler alive; the failure is logged with its traceback
         log.exception("job %s failed", job.name)
 
