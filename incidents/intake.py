@@ -253,7 +253,9 @@ def open_incident(
         session,
         incident=incident,
         kind="new_incident",
-        user_ids=work.sector_heads(incident.block_code),
+        # The coordinator learns of urgent incidents at once, as sector heads do.
+        user_ids=work.sector_heads(incident.block_code)
+        + (work.users_with_role("coordinator") if incident.urgent else []),
         key=lambda incident_id: f"new:{incident_id}",
         now=now,
         batch=work,
@@ -365,7 +367,7 @@ def _raise_urgency(
         session,
         incident=incident,
         kind="urgent",
-        user_ids=batch.sector_heads(incident.block_code),
+        user_ids=batch.sector_heads(incident.block_code) + batch.users_with_role("coordinator"),
         key=lambda incident_id: f"urgent:{incident_id}",
         now=now,
         urgent=True,
