@@ -42,7 +42,8 @@ JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("demo_stream", 15, collect_demo, demo_only=True),
     IntervalJob("collect_sources", 30, collect_all),
     IntervalJob("process_messages", 5, process_pending),
-    IntervalJob("escalation", 60, escalate),
+    # Every 30 s: an overdue incident reaches Telegram within ~35 s (target: under 60 s).
+    IntervalJob("escalation", 30, escalate),
     IntervalJob("deliver_alerts", 5, deliver_alerts),
     IntervalJob("deliver_answers", 30, deliver_published),
 )
