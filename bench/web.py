@@ -1,12 +1,16 @@
 """Benchmark: web latency under concurrent clients with N incidents on PostgreSQL.
 
-Loads N incidents (one message each) into the schema `bench_web` with COPY, starts
-`uvicorn` (one process) on 127.0.0.1 in a subprocess, signs in as an operator and measures
+Loads N incidents (one message each) into the schema `bench_web` with COPY, creates the
+indexes proposed for core/models (PROPOSED_INDEXES) and runs VACUUM ANALYZE, starts
+`uvicorn --workers 2` on 127.0.0.1 in a subprocess, signs in as an operator and measures
 p50/p99 of /triage, /incidents/{id} and GET /api/v1/incidents against /healthz as the
-baseline, from `--clients` concurrent httpx clients. Prints figures, asserts nothing; the
-schema is dropped at the end.
+floor, from `--clients` concurrent keep-alive connections. The load comes from a minimal
+HTTP/1.1 client (`--client httpx` for the old one, whose ~5 ms of CPU per request on a
+2-core machine mostly measured itself). Prints figures, asserts nothing; the schema is
+dropped at the end unless --keep (and --reuse measures a kept one without reloading).
 
     .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500]
+        [--workers 2] [--client raw|httpx] [--keep] [--reuse] [--without-proposed-indexes]
 """
 
 from __future__ import annotations
@@ -117,8 +121,8 @@ def incident_rows(
     """N incidents over the last two years, statuses and deadlines like a real archive."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
-    names, weights = zip(*STATUSES, strict=True)
-    done_names, done_weights = zip(*FINISHED, strict=True)
+    names, weights = [s for s, _ in STATUSES], [w for _, w in STATUSES]
+    done_names, done_weights = [s for s, _ in FINISHED], [w for _, w in FINISHED]
     for i in range(1, n + 1):
         received = _arrival(i, n, now, rng)
         recent = now - received < timedelta(days=RECENT_DAYS)
@@ -156,7 +160,7 @@ def copy_rows(
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
@@ -211,7 +215,7 @@ class NoDelayH11Protocol(H11Protocol):
     """h11 with TCP_NODELAY: with --workers uvicorn binds the socket itself with proto 0, so
     asyncio leaves Nagle on and every body waits ~40 ms for a delayed ACK (uvicorn#3149)."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -224,23 +228,7 @@ def bench_app() -> Any:
     from web.app import create_app
 
     url = os.environ["MCU_BENCH_URL"]
-    settings = Settings(database_url=url, secret_key="bench", demo_mode=False)
-    pool = int(os.environ.get("MCU_BENCH_POOL", "0"))
-    engine = None
-    if pool:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(url, pool_size=pool, max_overflow=0, pool_pre_ping=True)
-    app = create_app(settings, engine=engine)
-    threads = int(os.environ.get("MCU_BENCH_THREADS", "0"))
-    if threads:
-        import anyio.to_thread
-
-        @app.on_event("startup")
-        async def _limit() -> None:
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-
-    return app
+    return create_app(Settings(database_url=url, secret_key="bench", demo_mode=False))
 
 
 def serve(url: str, port: int, workers: int) -> None:

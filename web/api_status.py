@@ -30,17 +30,18 @@ def active_model_version(models_dir: Path) -> str | None:
     return ModelRegistry(models_dir).active_version()
 
 
-@router.get("/sources", dependencies=[require("admin")])
-def sources(session: DbSession) -> dict[str, Any]:
+@router.get("/sources", dependencies=[require("admin")], response_model=None)
+def sources(session: DbSession) -> JSONResponse:
     """Every source's health: state, last success and error, counters (never the secret)."""
-    return {"items": [source_health(source) for source in accounts.sources(session)]}
+    items: list[dict[str, Any]] = [source_health(s) for s in accounts.sources(session)]
+    return JSONResponse({"items": items})
 
 
 @router.get("/classifier", response_model=None)
-def classifier(_user: CurrentUser, ctx: Ctx) -> dict[str, Any] | JSONResponse:
+def classifier(_user: CurrentUser, ctx: Ctx) -> JSONResponse:
     """The active classifier model's version and metadata (404 when none is active)."""
     found = active_model(ctx.settings.models_dir)
     if found is None:
         return JSONResponse({"detail": NO_MODEL}, status_code=404)
     version, metadata = found
-    return {"version": version, "metadata": metadata}
+    return JSONResponse({"version": version, "metadata": metadata})

@@ -25,6 +25,7 @@ from web.api import api_router
 from web.auth import SESSION_USER, csrf_token
 from web.deps import LoginRequiredError, build_web_context
 from web.formatting import register_filters
+from web.limits import InFlightLimit
 from web.pages import (
     admin,
     admin_users,
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     templates.env.auto_reload = False  # no stat() of every template on every render
     register_filters(templates.env, tz=app.state.web.tz)
     app.state.templates = templates
+    app.add_middleware(InFlightLimit)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

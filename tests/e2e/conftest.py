@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,7 +115,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def page(browser: Any) -> Iterator[Any]:
     """A fresh browser context and page per test."""
     context = browser.new_context(locale="ru-RU", viewport={"width": 1366, "height": 800})
     ARTIFACTS.mkdir(exist_ok=True)

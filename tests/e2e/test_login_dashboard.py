@@ -51,7 +51,12 @@ def test_wrong_password_shows_a_russian_error(page: Any, live_server: Any) -> No
 def test_operator_sees_incidents_and_citizen_html_stays_text(page: Any, live_server: Any) -> None:
     _add_incident(live_server.database_url)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     _login(page, live_server.url, "operator", "demo")
     page.wait_for_selector("h1:has-text('Сводка')")
     row = page.locator("tr", has_text="МЦУ-2026-009999")

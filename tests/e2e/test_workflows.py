@@ -39,7 +39,12 @@ def _incident(database_url: str, incident_id: int) -> tuple[str, str, int | None
         assert inc is not None
         dept = session.get(Department, inc.department_id) if inc.department_id else None
         executor = session.get(User, inc.executor_id) if inc.executor_id else None
-        found = (inc.block_code, inc.status, dept and dept.id, executor and executor.username)
+        found = (
+            inc.block_code,
+            inc.status,
+            dept.id if dept else None,
+            executor.username if executor else None,
+        )
     engine.dispose()
     return (found[0], found[1], found[2], found[3])
 

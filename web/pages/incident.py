@@ -47,14 +47,19 @@ def status_buttons(status: str) -> list[str]:
 
 
 def page_context(
-    session: Session, *, incident: Incident, user: User, ctx: WebContext
+    session: Session,
+    *,
+    incident: Incident,
+    user: User,
+    ctx: WebContext,
+    names: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Everything the incident page shows."""
     now, choices = datetime.now(UTC), reference.form_choices(session)
     return {
         "user": user,
         "inc": incident,
-        "names": repo.names_of(session, incident=incident),
+        "names": names if names is not None else repo.names_of(session, incident=incident),
         "timeline": repo.timeline(session, incident_id=incident.id),
         "history": repo.history(session, incident_id=incident.id),
         "answers": repo.answers(session, incident_id=incident.id),
@@ -78,10 +83,12 @@ def incident_page(
     incident_id: int,
 ) -> Response:
     """The incident card (loaded here, not in a dependency: one trip to the thread pool)."""
-    incident = load_visible(session, incident_id, scope)
-    return render(
-        request, "incident.html", page_context(session, incident=incident, user=user, ctx=ctx)
-    )
+    card = repo.incident_card(session, incident_id=incident_id, scope=scope)
+    if card is None:
+        raise HTTPException(status_code=404, detail="Инцидент не найден")
+    incident, names = card
+    ctx_page = page_context(session, incident=incident, user=user, ctx=ctx, names=names)
+    return render(request, "incident.html", ctx_page)
 
 
 def _back(incident: Incident, notice: str) -> Response:

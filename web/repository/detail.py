@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.models import (
     Answer,
@@ -150,20 +150,37 @@ def feedback(session: Session, *, incident_id: int) -> list[CitizenFeedback]:
     return list(session.scalars(stmt))
 
 
-def names_of(session: Session, *, incident: Incident) -> dict[str, str | None]:
-    """Block, department and executor names of the incident (one round trip)."""
-    executor_name = func.coalesce(func.nullif(User.full_name, ""), User.username)
-    stmt = select(
-        select(Block.name).where(Block.code == incident.block_code).scalar_subquery(),
-        select(Department.name).where(Department.id == incident.department_id).scalar_subquery(),
-        select(executor_name).where(User.id == incident.executor_id).scalar_subquery(),
+_EXECUTOR = aliased(User, name="executor")
+_CARD = (
+    select(
+        Incident,
+        Block.name,
+        Department.name,
+        func.coalesce(func.nullif(_EXECUTOR.full_name, ""), _EXECUTOR.username),
     )
-    block, department, executor = session.execute(stmt).one()
-    return {
-        "block": block or incident.block_code,
-        "department": department,
-        "executor": executor,
-    }
+    .outerjoin(Block, Block.code == Incident.block_code)
+    .outerjoin(Department, Department.id == Incident.department_id)
+    .outerjoin(_EXECUTOR, _EXECUTOR.id == Incident.executor_id)
+)
+
+
+def incident_card(
+    session: Session, *, incident_id: int, scope: IncidentScope
+) -> tuple[Incident, dict[str, str | None]] | None:
+    """The incident with its block, department and executor names, in one query (None when
+    it does not exist or the scope hides it)."""
+    found = session.execute(_CARD.where(Incident.id == incident_id)).first()
+    if found is None or not scope.allows(found[0]):
+        return None
+    incident, block, department, executor = found
+    names = {"block": block or incident.block_code, "department": department, "executor": executor}
+    return incident, names
+
+
+def names_of(session: Session, *, incident: Incident) -> dict[str, str | None]:
+    """Block, department and executor names of an incident already loaded."""
+    card = incident_card(session, incident_id=incident.id, scope=IncidentScope())
+    return card[1] if card else {"block": incident.block_code, "department": None, "executor": None}
 
 
 def answer_by_id(session: Session, *, answer_id: int) -> Answer | None:

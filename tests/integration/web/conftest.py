@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -198,10 +198,12 @@ class Web:
         assert response.status_code == 303, response.text[:300]
         self.token = _csrf_of(self.client, "/login")
 
-    def post(self, path: str, data: dict[str, object] | None = None, **kwargs: object) -> Response:
+    def post(
+        self, path: str, data: Mapping[str, object] | None = None, **kwargs: object
+    ) -> Response:
         """POST a form with the session's CSRF token; redirects are not followed."""
         body = {"csrf": self.token} | dict(data or {})
-        return self.client.post(path, data=body, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
+        return self.client.post(path, data=body, follow_redirects=False, **kwargs)
 
     def fresh(self, key: str) -> Incident:
         """The incident as stored now (the app wrote it through its own session)."""

@@ -27,7 +27,7 @@ def _report(web: Web, text: str, files: dict[str, object] | None = None) -> str:
         "place": "Амурзет, ул. Ленина, 5",
         "contact": "a@b.ru",
     }
-    response = web.client.post("/report", data=form, files=files, follow_redirects=False)  # type: ignore[arg-type]
+    response = web.client.post("/report", data=form, files=files, follow_redirects=False)
     assert response.status_code == 303, response.text[:400]
     location = str(response.headers["location"])
     assert location.endswith("?new=1")
@@ -81,10 +81,10 @@ def test_report_and_track_round_trip(web: Web) -> None:
 def test_only_images_up_to_5_mb_are_accepted(web: Web) -> None:
     form = {"csrf": _token(web), "text": "Свалка мусора за магазином"}
     script = {"photo": ("x.png", b"<script>alert(1)</script>", "image/png")}
-    refused = web.client.post("/report", data=form, files=script)  # type: ignore[arg-type]
+    refused = web.client.post("/report", data=form, files=script)
     assert refused.status_code == 400 and "только изображение" in refused.text
     big = {"photo": ("big.jpg", b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024), "image/jpeg")}
-    too_big = web.client.post("/report", data=form, files=big)  # type: ignore[arg-type]
+    too_big = web.client.post("/report", data=form, files=big)
     assert too_big.status_code in (400, 413)
     assert web.world.session.scalar(select(func.count(Message.id))) == 4
     assert not (web.world.tmp / "uploads").exists() or not any(
