@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, desc, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -22,6 +22,10 @@ INCIDENT_STATUSES = (
     "reopened",
 )
 OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "paused", "reopened")
+QUEUE_PREDICATE = (
+    "status IN ('new', 'reopened') OR (needs_review IS true AND status IN "
+    "('new', 'assigned', 'in_progress', 'answered', 'paused', 'reopened'))"
+)
 
 
 class Incident(Base):
@@ -32,6 +36,19 @@ class Incident(Base):
         Index("ix_incidents_received", "received_at"),
         # Duplicate search: open incidents of one block received within the window.
         Index("ix_incidents_block_received", "block_code", "received_at"),
+        # Newest-first pages order by (received_at, id): deep pages need no extra sort.
+        Index("ix_incidents_received_id", "received_at", "id"),
+        # The triage queue in its order (urgent first, nearest deadline); partial, so it
+        # holds the few queued incidents, not the archive. The predicate is the one of
+        # web.repository.incidents.queue_clause, written out literally (see there).
+        Index(
+            "ix_incidents_queue",
+            desc("urgent"),
+            "due_at",
+            desc("id"),
+            postgresql_where=text(QUEUE_PREDICATE),
+            sqlite_where=text(QUEUE_PREDICATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
