@@ -16,6 +16,9 @@ Counting rules (product spec):
 * ``calendar_days_deadline(received, n)`` is the end of the working day on the local date
   of receipt + n days, or of the next working day if that date is not a working day.
 * ``working_time_between(a, b)`` is the working time inside [a, b); negative if b < a.
+* ``shift_by_working_time(t, amount)`` is ``t`` moved on by ``amount`` of working time (a
+  zero amount leaves ``t`` as it is); ``end_of_working_day(t)`` is the end of the working
+  day of ``t`` (or of the next working day). Both serve the pause of an incident's deadlines.
 
 Years absent from the config fall back to Mon–Fri with the fixed federal holidays of
 Labour Code art. 112 (Jan 1–8, Feb 23, Mar 8, May 1, May 9, Jun 12, Nov 4) off; there are
@@ -178,6 +181,28 @@ class WorkCalendar:
                 total += max(_ZERO, min(end, stop) - max(begin, start))
             day += _ONE_DAY
         return total
+
+    def shift_by_working_time(self, moment: datetime, amount: timedelta) -> datetime:
+        """``moment`` moved on by ``amount`` of working time; zero leaves it where it is.
+
+        Unlike ``add_working_hours(moment, 0)``, which moves a moment outside working time to
+        the next working moment, a zero shift is the identity: a pause that took no working
+        time must not move a deadline at all.
+        """
+        if amount < _ZERO:
+            raise ValueError(f"amount must be >= 0, got {amount!r}")
+        local = self._local(moment, "moment")
+        if amount == _ZERO:
+            return local
+        return self.add_working_hours(local, amount / timedelta(hours=1))
+
+    def end_of_working_day(self, moment: datetime) -> datetime:
+        """End of the working day ``moment`` falls on, or of the next one if it is past it."""
+        local = self._local(moment, "moment")
+        day = self._working_day_from(local.date())
+        if local > self._day_end(day):
+            day = self._working_day_from(day + _ONE_DAY)
+        return self._day_end(day)
 
     def _working_day_from(self, day: date) -> date:
         """The first working day on or after ``day``."""

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from config.reference import Escalation
 from core.calendar import WorkCalendar
 from core.models import INCIDENT_STATUSES, Incident
-from incidents import audit, repository, rules
+from incidents import audit, pauses, repository, rules
 
-# Statuses whose pending deadline is watched; paused incidents wait for the citizen.
-WATCHED_STATUSES = ("new", "assigned", "in_progress", "answered", "reopened")
+# Statuses whose pending deadline is watched. A paused incident is read too, but skipped
+# unless its clock keeps running through the pause (a 59-ФЗ calendar-day term).
+WATCHED_STATUSES = ("new", "assigned", "in_progress", "answered", "paused", "reopened")
 SKIPPED_STATUSES = tuple(s for s in INCIDENT_STATUSES if s not in WATCHED_STATUSES)
 
 
@@ -82,6 +83,20 @@ class _Batch:
     recipients: dict[tuple[str, str, int | None, int | None], list[int]] = field(
         default_factory=dict
     )
+    policies: dict[str, rules.Policy] = field(default_factory=dict)
+
+    def clock_stops_on_pause(self, incident: Incident) -> bool:
+        """Whether a pause stops the clock of the incident's pending deadline."""
+        code = incident.sla_policy
+        if code not in self.policies:
+            self.policies[code] = repository.get_policy(self.session, code=code)
+        pending = rules.pending_due(
+            first_answer_due=incident.first_answer_due_at,
+            final_due=incident.final_due_at,
+            first_answered=incident.first_answered_at,
+            final_answered=incident.final_answered_at,
+        )
+        return rules.stops_on_pause(self.policies[code], kind=pending[0] if pending else "final")
 
     def users(self, kind: str, incident: Incident) -> list[int]:
         """Who gets a step of this kind for the incident (cached)."""
@@ -117,11 +132,21 @@ def run_escalation(
     reopened = repository.last_event_times(
         session, incident_ids=[i.id for i in batch if i.reopen_count], action="reopened"
     )
+    resumed = repository.last_event_times(
+        session, incident_ids=[i.id for i in batch], action="resumed"
+    )
     stats = EscalationStats(scanned=len(batch), last_id=batch[-1].id if batch else after_id)
     work = _Batch(session=session, now=now, settings=settings)
     with session.no_autoflush:  # recipient lookups need no pending rows; flush once below
         for incident in batch:
+            stops = work.clock_stops_on_pause(incident)
+            if incident.status == "paused" and stops:
+                continue
             start = clock_start(incident, reopened_at=reopened.get(incident.id))
+            if stops and resumed.get(incident.id, start) > start:
+                start = pauses.ladder_start(
+                    session, incident=incident, start=start, calendar=calendar
+                )
             if _escalate(work, incident=incident, start=start, calendar=calendar):
                 stats.escalated += 1
     stats.alerts = repository.insert_alerts(session, rows=work.rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from core.calendar import WorkCalendar
 from incidents.dedupe import (
@@ -28,6 +28,8 @@ from incidents.text import place_key
 
 __all__ = [
     "Clock",
+    "DeadlineShift",
+    "DeadlineUnit",
     "Deadlines",
     "DupKey",
     "DuplicateMatch",
@@ -42,16 +44,21 @@ __all__ = [
     "clocks",
     "compute_due",
     "content_words",
+    "deadline_unit",
     "escalation_steps",
     "extended_final_due",
     "final_due_after_interim",
     "format_number",
     "match_duplicate",
     "parse_place",
+    "paused_since",
     "pending_due",
     "places_conflict",
     "restart_final_due",
+    "resume_shifts",
     "same_address",
+    "shift_deadline",
+    "stops_on_pause",
     "topics_of",
 ]
 
@@ -189,18 +196,105 @@ def pending_due(
     return None
 
 
+# How a deadline is counted decides what a pause does to it (docs/sla.md, «Пауза»).
+DeadlineUnit = Literal["working_hours", "working_days", "calendar_days"]
+
+
+def deadline_unit(policy: Policy, *, kind: str) -> DeadlineUnit:
+    """How the policy counts the deadline of `kind` ("first_answer" or "final").
+
+    The order mirrors `restart_final_due`; an interim-based final deadline is in working days.
+    """
+    if kind == "first_answer":
+        return "working_hours"
+    if policy.final_answer_working_days is not None:
+        return "working_days"
+    if policy.final_answer_calendar_days is not None:
+        return "calendar_days"
+    return "working_hours"
+
+
+def stops_on_pause(policy: Policy, *, kind: str) -> bool:
+    """Whether waiting for the citizen stops this deadline's clock.
+
+    A calendar-day term is the legal 59-ФЗ term: the law knows an extension, not a
+    suspension, so that clock keeps running while the incident is paused.
+    """
+    return deadline_unit(policy, kind=kind) != "calendar_days"
+
+
+def shift_deadline(
+    due: datetime, *, unit: DeadlineUnit, paused: timedelta, calendar: WorkCalendar
+) -> datetime:
+    """The deadline after a pause that took `paused` of working time.
+
+    Hours move by exactly that working time; a day-counted deadline moves the same way and
+    then to the end of the working day it lands on (a begun day of pause counts whole);
+    a calendar-day deadline does not move.
+    """
+    if paused < timedelta(0):
+        raise ValueError(f"paused must be >= 0, got {paused!r}")
+    if unit == "calendar_days" or paused == timedelta(0):
+        return due
+    moved = calendar.shift_by_working_time(due, paused)
+    return calendar.end_of_working_day(moved) if unit == "working_days" else moved
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineShift:
+    """One pending deadline moved on resume: its kind, the old and the new instant."""
+
+    kind: str
+    old: datetime
+    new: datetime
+
+
+def resume_shifts(
+    incident: Timed, policy: Policy, *, paused: timedelta, calendar: WorkCalendar
+) -> list[DeadlineShift]:
+    """Every pending (unanswered) deadline of a resumed incident, moved for the pause."""
+    pending = (
+        ("first_answer", incident.first_answer_due_at, incident.first_answered_at),
+        ("final", incident.final_due_at, incident.final_answered_at),
+    )
+    return [
+        DeadlineShift(
+            kind,
+            due,
+            shift_deadline(
+                due, unit=deadline_unit(policy, kind=kind), paused=paused, calendar=calendar
+            ),
+        )
+        for kind, due, done in pending
+        if due is not None and done is None
+    ]
+
+
+def paused_since(pauses: Sequence[tuple[datetime, timedelta]], *, start: datetime) -> timedelta:
+    """Working time of the pauses (began at, working time) that began at or after `start`.
+
+    The escalation ladder moves its clock start on by this much, so the share of the time
+    used stays what it was when the incident was paused.
+    """
+    return sum((length for began, length in pauses if began >= start), timedelta(0))
+
+
 CLOCK_LABELS = {"first_answer": "Первичный ответ", "final": "Окончательный ответ"}
 
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """One deadline for the incident page: working time left (negative when overdue)."""
+    """One deadline for the incident page: working time left (negative when overdue).
+
+    A stopped clock (`paused`) shows the time that was left when the incident was paused.
+    """
 
     kind: str
     label: str
     due_at: datetime
     done_at: datetime | None
     left: timedelta
+    paused: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -217,8 +311,19 @@ class Timed(Protocol):
     final_answered_at: datetime | None
 
 
-def clocks(incident: Timed, *, now: datetime, calendar: WorkCalendar) -> list[Clock]:
-    """Each known deadline with the working time left at `now` (or at the answer, if given)."""
+def clocks(
+    incident: Timed,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    paused_at: datetime | None = None,
+    policy: Policy | None = None,
+) -> list[Clock]:
+    """Each known deadline with the working time left at `now` (or at the answer, if given).
+
+    For a paused incident pass `paused_at` and its `policy`: the pending deadlines whose
+    clock stops are frozen at the pause; a 59-ФЗ calendar-day term keeps counting down.
+    """
     result: list[Clock] = []
     pairs = (
         ("first_answer", incident.first_answer_due_at, incident.first_answered_at),
@@ -227,8 +332,10 @@ def clocks(incident: Timed, *, now: datetime, calendar: WorkCalendar) -> list[Cl
     for kind, due, done in pairs:
         if due is None:
             continue
-        left = calendar.working_time_between(done or now, due)
-        result.append(Clock(kind, CLOCK_LABELS[kind], due, done, left))
+        stops = done is None and policy is not None and stops_on_pause(policy, kind=kind)
+        frozen_at = paused_at if stops else None
+        left = calendar.working_time_between(frozen_at or done or now, due)
+        result.append(Clock(kind, CLOCK_LABELS[kind], due, done, left, frozen_at is not None))
     return result
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.calendar import WorkCalendar
 from core.errors import AppError, ConflictError
 from core.models import Answer, CitizenFeedback, Incident, IncidentEvent, User
-from incidents import audit, lifecycle, repository, rules
+from incidents import audit, lifecycle, pauses, repository, rules
 from incidents.intake import IntakeResult, IntakeSettings, format_number, intake_message
 from incidents.lifecycle import STATUS_LABELS, ReasonRequiredError
 from incidents.merge import merge_incidents, split_message
@@ -63,12 +63,25 @@ def change_status(
         now=now,
         reason=reason,
         competent_body=competent_body,
+        calendar=calendar,
     )
 
 
 def clocks(incident: Incident, *, now: datetime, calendar: WorkCalendar) -> list[rules.Clock]:
-    """Deadlines of the incident with working time left (negative when overdue)."""
-    return rules.clocks(incident, now=now, calendar=calendar)
+    """Deadlines of the incident with working time left (negative when overdue).
+
+    While the incident is paused, the clocks a pause stops are frozen at the pause.
+    """
+    session = object_session(incident)
+    if incident.status != "paused" or session is None:
+        return rules.clocks(incident, now=now, calendar=calendar)
+    return rules.clocks(
+        incident,
+        now=now,
+        calendar=calendar,
+        paused_at=pauses.paused_at(session, incident=incident) or now,
+        policy=repository.get_policy(session, code=incident.sla_policy),
+    )
 
 
 def _prepare_answer_status(
@@ -127,12 +140,19 @@ def add_answer(
         created_at=now,
     )
     repository.add(session, answer)
-    _stamp_answer(session, incident=incident, kind=kind, now=now, calendar=calendar)
     payload = {"answer_id": answer.id, "kind": kind, "formal_reply": check.flagged}
     if incident.status != "answered":
+        # Before the stamps: an answer that ends a pause first moves the deadlines it meets.
         apply_transition(
-            session, incident=incident, to_status="answered", actor=author, now=now, payload=payload
+            session,
+            incident=incident,
+            to_status="answered",
+            actor=author,
+            now=now,
+            payload=payload,
+            calendar=calendar,
         )
+    _stamp_answer(session, incident=incident, kind=kind, now=now, calendar=calendar)
     audit.record(
         session,
         incident=incident,

@@ -11,14 +11,18 @@ from sqlalchemy.orm import Session
 from core.calendar import WorkCalendar
 from core.errors import ConflictError
 from core.models import Incident, IncidentEvent, User
-from incidents import audit, lifecycle, repository, rules
+from incidents import audit, lifecycle, pauses, repository, rules
 
 if TYPE_CHECKING:
     from incidents.batch import IntakeBatch
 
 
-def refresh_due(incident: Incident) -> None:
-    """Set `due_at` to the nearest pending deadline; a new deadline restarts the ladder."""
+def refresh_due(incident: Incident, *, restart_ladder: bool = True) -> None:
+    """Set `due_at` to the nearest pending deadline; a new deadline restarts the ladder.
+
+    A deadline moved for a pause keeps the ladder (`restart_ladder=False`): the steps sent
+    before the pause still hold, since the share of time used did not change.
+    """
     pending = rules.pending_due(
         first_answer_due=incident.first_answer_due_at,
         final_due=incident.final_due_at,
@@ -28,7 +32,8 @@ def refresh_due(incident: Incident) -> None:
     due = pending[1] if pending else None
     if due != incident.due_at:
         incident.due_at = due
-        incident.escalation_level = 0
+        if restart_ladder:
+            incident.escalation_level = 0
 
 
 def apply_transition(
@@ -42,14 +47,24 @@ def apply_transition(
     competent_body: str | None = None,
     payload: Mapping[str, Any] | None = None,
     batch: IntakeBatch | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> IncidentEvent:
-    """Move the incident to `to_status` if the state machine allows it, and audit the change."""
+    """Move the incident to `to_status` if the state machine allows it, and audit the change.
+
+    Leaving `paused` needs the calendar: the pending deadlines move on for the pause.
+    """
     from_status = incident.status
     if to_status == "assigned" and incident.department_id is None:
         raise ConflictError("Сначала выберите отдел, которому поручается инцидент")
     action = lifecycle.check_transition(
         from_status=from_status, to_status=to_status, reason=reason, competent_body=competent_body
     )
+    extra = dict(payload or {})
+    if from_status == "paused":
+        if calendar is None:
+            raise TypeError("leaving a pause moves the deadlines: pass the calendar")
+        extra |= pauses.resume(session, incident=incident, now=now, calendar=calendar)
+        refresh_due(incident, restart_ladder=False)
     incident.status = to_status
     incident.updated_at = now
     if to_status == "resolved":
@@ -58,7 +73,6 @@ def apply_transition(
         incident.closed_at = now
     elif to_status == "rejected":
         incident.due_at = None
-    extra = dict(payload or {})
     if competent_body:
         extra["competent_body"] = competent_body.strip()
     return audit.record(
