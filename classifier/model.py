@@ -12,8 +12,9 @@ import joblib
 import numpy as np
 
 from classifier.blocks import EMERGENCY_BLOCK, NOISE_BLOCK
-from classifier.features import Prepared, TextFeatures, prepare
+from classifier.features import TextFeatures
 from classifier.linear import CalibratedLinearHead, LogisticHead
+from classifier.normalize import normalize_tokens
 from classifier.quality import EMPTY, JUNK, check_text
 from classifier.urgency import urgent_rules
 
@@ -105,25 +106,41 @@ class BlockClassifier:
         return out
 
     def _predict_batch(self, texts: Sequence[str], threshold: float) -> list[Prediction]:
-        docs = [prepare(t) for t in texts]
-        parts = self.features.transform_parts(docs)
+        prepared = [normalize_tokens(t) for t in texts]
+        normalized = [n for n, _ in prepared]
+        tokens = [t for _, t in prepared]
+        parts = self.features.transform_tokens(tokens)
         proba = self.block_head.predict_proba(parts)
         urgent_p = (
-            self.urgent_head.positive_proba(parts)
+            self.urgent_head.positive_proba(parts).tolist()
             if self.urgent_head is not None
-            else np.zeros(len(docs))
+            else [0.0] * len(texts)
         )
+        # One argsort for the batch and plain floats: per-row numpy calls cost more here.
+        order = np.argsort(-proba, axis=1)[:, :3]
+        top_p = np.take_along_axis(proba, order, axis=1).tolist()
+        classes = self.classes
         return [
-            self._decide(doc, proba[i], float(urgent_p[i]), threshold) for i, doc in enumerate(docs)
+            self._decide(
+                normalized[i],
+                tokens[i],
+                [(classes[j], p) for j, p in zip(order_i, top_p[i], strict=True)],
+                urgent_p[i],
+                threshold,
+            )
+            for i, order_i in enumerate(order.tolist())
         ]
 
     def _decide(
-        self, doc: Prepared, proba: np.ndarray, urgent_p: float, threshold: float
+        self,
+        normalized: str,
+        tokens: list[str],
+        top3: list[tuple[str, float]],
+        urgent_p: float,
+        threshold: float,
     ) -> Prediction:
-        order = np.argsort(-proba)[:3]
-        top3 = [(self.classes[i], float(proba[i])) for i in order]
         block, confidence = top3[0]
-        quality = check_text(doc.normalized)
+        quality = check_text(normalized, tokens)
         unreadable = EMPTY in quality or JUNK in quality
         if unreadable:
             # Nothing to route: report noise with zero confidence, keep top3 for the operator.
@@ -133,7 +150,7 @@ class BlockClassifier:
         reasons = list(quality)
         if confidence < threshold:
             reasons.append(f"{LOW_CONFIDENCE}:{confidence:.2f}")
-        urgent_reasons = [] if unreadable else _urgent_reasons(doc.normalized, block, urgent_p)
+        urgent_reasons = [] if unreadable else _urgent_reasons(normalized, tokens, block, urgent_p)
         reasons.extend(urgent_reasons)
         noise = block == NOISE_BLOCK
         if noise:
@@ -157,9 +174,9 @@ class BlockClassifier:
         return model
 
 
-def _urgent_reasons(normalized: str, block: str, urgent_p: float) -> list[str]:
+def _urgent_reasons(normalized: str, tokens: list[str], block: str, urgent_p: float) -> list[str]:
     reasons = ["emergency_block"] if block == EMERGENCY_BLOCK else []
-    reasons.extend(urgent_rules(normalized))
+    reasons.extend(urgent_rules(normalized, tokens))
     if urgent_p >= URGENT_MODEL_THRESHOLD:
         reasons.append(f"urgent_model:{urgent_p:.2f}")
     return reasons

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from classifier.normalize import MASK_TOKENS, is_known_word
 
@@ -18,10 +19,48 @@ _NON_LETTER = re.compile(r"[\W\d_]+")
 _NON_CYRILLIC = re.compile(r"[^а-яё]+", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _WORD = re.compile(r"[а-яё]{3,}")
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_CYRILLIC_WORD = re.compile(r"[а-яё]+")
+# A letter a token cannot hold: its text takes the character-by-character path.
+_OTHER_LETTER = re.compile(r"[^\W\d_а-яa-z]")
+# The dictionary test reads the first 40 long words within the first 600 characters.
+_WORDS_SPAN = 600
+_WORDS_CHECKED = 40
+# Summed counts stay exact while a field holds them: 20 bits, ~1M letters per message.
+_FIELDS = (0, 20, 40, 60)
+_FIELD_MAX = (1 << 20) - 1
+_MAX_REMEMBERED = 200_000
 
 
-def check_text(normalized: str) -> list[str]:
-    """Reasons why a normalised message is not reviewable Russian text (empty list if it is)."""
+def check_text(normalized: str, tokens: Sequence[str] | None = None) -> list[str]:
+    """Reasons why a normalised message is not reviewable Russian text (empty list if it is).
+
+    `tokens` (normalize.tokenize of the same text) gives the same answer faster: when every
+    letter of the text is [а-яa-z], all of them lie inside tokens, so the letter counts and
+    the dictionary test add up from per-token counts remembered across messages.
+    """
+    if tokens is None or _OTHER_LETTER.search(normalized):
+        return _check_characters(normalized)
+    counts = sum(map(_TOKEN_COUNTS.__getitem__, tokens))
+    letters, cyrillic, words, known = ((counts >> shift) & _FIELD_MAX for shift in _FIELDS)
+    n_masks = mask_chars = 0
+    if "<" in normalized:
+        masks = _MASKS.findall(normalized)
+        n_masks, mask_chars = len(masks), sum(map(len, masks))
+    if letters == 0:
+        return [EMPTY]
+    # As below, after each mask became one space and the spaces were dropped.
+    if letters < 0.5 * (len(normalized) - normalized.count(" ") - mask_chars):
+        return [JUNK]
+    if cyrillic < max(3, letters // 2):
+        return _check_characters(normalized)  # the script test needs the characters
+    if len(normalized) - mask_chars + n_masks > _WORDS_SPAN or words > _WORDS_CHECKED:
+        return _dictionary_verdict(_MASKS.sub(" ", normalized) if n_masks else normalized)
+    return [JUNK] if words and known < 0.5 * words else []
+
+
+def _check_characters(normalized: str) -> list[str]:
     if "<" in normalized:
         normalized = _MASKS.sub(" ", normalized)
     # Counting through regex substitution keeps the per-character loop in C.
@@ -40,9 +79,38 @@ def check_text(normalized: str) -> list[str]:
         # A single script other than Cyrillic is a foreign language; a mix is noise.
         scripts = {unicodedata.name(ch, "?").split()[0] for ch in normalized if ch.isalpha()}
         return [NON_RUSSIAN if latin > letters // 2 or len(scripts) == 1 else JUNK]
+    return _dictionary_verdict(normalized)
+
+
+def _dictionary_verdict(masked: str) -> list[str]:
     # Forty words are plenty to tell Russian from keyboard noise.
-    long_words = _WORD.findall(normalized, 0, 600)[:40]
+    long_words = _WORD.findall(masked, 0, _WORDS_SPAN)[:_WORDS_CHECKED]
     known = sum(is_known_word(w) for w in long_words)
     if long_words and known < 0.5 * len(long_words):
         return [JUNK]
     return []
+
+
+class _TokenCounts(dict[str, int]):
+    """Per token: letters, Cyrillic letters, long words, known long words; 20 bits each."""
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= _MAX_REMEMBERED:
+            self.clear()
+        if token in MASK_TOKENS:
+            counts = 0  # masks are blanked before counting
+        elif _CYRILLIC_WORD.fullmatch(token):  # most tokens: one Cyrillic word
+            words = [token] if len(token) >= 3 else []
+            n = len(token)
+            counts = n | n << 20 | len(words) << 40 | sum(map(is_known_word, words)) << 60
+        else:
+            letters = len(_LETTER.findall(token))
+            cyrillic = len(_CYRILLIC.findall(token))
+            words = _WORD.findall(token)
+            known = sum(map(is_known_word, words))
+            counts = letters | cyrillic << 20 | len(words) << 40 | known << 60
+        self[token] = counts
+        return counts
+
+
+_TOKEN_COUNTS = _TokenCounts()

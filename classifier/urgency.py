@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import reduce
+from operator import or_
 
 _UTILITY = r"(?:свет\w*|электричеств\w*|электроэнерги\w*|отоплени\w*|тепл[оа]\b|вод\w*|газ[аоу]?\b)"
 _OUTAGE = re.compile(
@@ -39,8 +42,8 @@ _THREAT = re.compile(
 )
 
 
-# Each rule runs only when a word starts with one of its stems: a tuple startswith test is
-# ~10x cheaper than the big alternation, and most messages have none of these words.
+# Each rule runs only when a word starts with one of its stems: the stem test is ~10x cheaper
+# than the big alternation (and remembered per token), most messages have none of these words.
 _THREAT_STEMS = (
     "угроз",
     "опасн",
@@ -85,21 +88,68 @@ _THREAT_STEMS = (
 )
 _COLD_STEMS = ("батаре", "отоплен", "холодн", "ледян", "мерзн", "замерз")
 _UTILITY_STEMS = ("свет", "электр", "отоплен", "тепл", "вод", "газ")
-_WORDS = re.compile(r"[а-я]+")
+_UTILITY_WORD, _COLD_WORD, _THREAT_WORD = 1, 2, 4
+_STEM_GROUPS = (
+    (_UTILITY_WORD, _UTILITY_STEMS),
+    (_COLD_WORD, _COLD_STEMS),
+    (_THREAT_WORD, _THREAT_STEMS),
+)
+_ALL_STEMS = sorted({stem for _, stems in _STEM_GROUPS for stem in stems}, key=len, reverse=True)
+# Stems at the start of a [а-я]+ word, longest first; a matched stem stands for every stem
+# that is a prefix of it, so one pass tells which groups start some word of the text.
+_STEM_AT_WORD_START = re.compile(r"(?<![а-я])(?:" + "|".join(_ALL_STEMS) + ")")
+_STEM_TUPLE = tuple(_ALL_STEMS)
+_CYRILLIC_WORD = re.compile(r"[а-я]+")
+_GROUPS_OF_STEM = {
+    stem: sum(flag for flag, stems in _STEM_GROUPS if stem.startswith(stems)) for stem in _ALL_STEMS
+}
+# Tokens remembered with their flags; forgotten all at once at this many (~10 MB).
+_MAX_REMEMBERED = 100_000
 
 
-def urgent_rules(normalized: str) -> list[str]:
-    """Names of the urgency rules that fire on a normalised text."""
-    words = _WORDS.findall(normalized)
+def _stem_flags(text: str) -> int:
+    flags = 0
+    for stem in _STEM_AT_WORD_START.findall(text):
+        flags |= _GROUPS_OF_STEM[stem]
+    return flags
+
+
+class _TokenFlags(dict[str, int]):
+    """Stem flags of one token, computed once per distinct token."""
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= _MAX_REMEMBERED:
+            self.clear()
+        # A token of Cyrillic letters only is one word: a prefix test rules most of them out.
+        plain = _CYRILLIC_WORD.fullmatch(token) is not None
+        flags = 0 if plain and not token.startswith(_STEM_TUPLE) else _stem_flags(token)
+        self[token] = flags
+        return flags
+
+
+_TOKEN_FLAGS = _TokenFlags()
+
+
+def urgent_rules(normalized: str, tokens: Sequence[str] | None = None) -> list[str]:
+    """Names of the urgency rules that fire on a normalised text.
+
+    `tokens` (normalize.tokenize of the same text) only makes it faster: every [а-я]+ word
+    of the text lies inside exactly one token, so the stem pre-checks give the same answer
+    from per-token flags remembered across messages.
+    """
+    if tokens is None:
+        flags = _stem_flags(normalized)
+    else:
+        flags = reduce(or_, map(_TOKEN_FLAGS.__getitem__, tokens), 0)
     fired: list[str] = []
-    if any(w.startswith(_UTILITY_STEMS) for w in words):
+    if flags & _UTILITY_WORD:
         if _NO_HEAT.search(normalized):
             fired.append("rule:no_heating")
         elif _OUTAGE.search(normalized) and _SCALE.search(normalized):
             fired.append("rule:mass_outage")
-    if any(w.startswith(_COLD_STEMS) for w in words) and _COLD.search(normalized):
+    if flags & _COLD_WORD and _COLD.search(normalized):
         fired.append("rule:cold")
-    threat = _THREAT.search(normalized) if any(w.startswith(_THREAT_STEMS) for w in words) else None
+    threat = _THREAT.search(normalized) if flags & _THREAT_WORD else None
     if threat:
         fired.append(f"rule:threat:{threat.group(0).strip()}")
     return fired

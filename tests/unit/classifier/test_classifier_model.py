@@ -114,10 +114,9 @@ def test_fast_features_match_sklearn(tiny_model: BlockClassifier) -> None:
     features = tiny_model.features
     chars = [d.tokens_text for d in docs]
     words = [d.lemmas_text for d in docs]
-    fast_chars = features.char_transform(chars).toarray()
-    assert fast_chars == pytest.approx(features.char.transform(chars).toarray(), abs=1e-6)
-    fast_words = features.word_transform(words).toarray()
-    assert fast_words == pytest.approx(features.word.transform(words).toarray(), abs=1e-6)
+    fast_words, fast_chars = features.transform_parts(docs)
+    assert fast_chars.toarray() == pytest.approx(features.char.transform(chars).toarray(), abs=1e-6)
+    assert fast_words.toarray() == pytest.approx(features.word.transform(words).toarray(), abs=1e-6)
 
 
 def test_two_blocks_use_the_binary_path() -> None:
