@@ -41,12 +41,21 @@ def run(host: Host = "127.0.0.1", port: Port = 8000, demo: bool = True) -> None:
 
 @cli.command()
 @friendly
-def web(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def web(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Процессов веб-сервера (обычно по числу ядер).")
+    ] = 1,
+) -> None:
     """Только веб-интерфейс и API (без фоновых задач)."""
     from app.context import build_context
-    from app.runtime import serve
+    from app.runtime import serve, serve_workers
 
-    serve(build_context(), host=host, port=port, with_scheduler=False)
+    if workers > 1:
+        serve_workers(build_context(), host=host, port=port, workers=workers)
+    else:
+        serve(build_context(), host=host, port=port, with_scheduler=False)
 
 
 @cli.command()

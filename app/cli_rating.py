@@ -18,6 +18,7 @@ from core.db import session_scope
 from rating import report, service
 from rating.scoring import RatingResult
 from rating.serialize import page_dict, to_json_dict
+from rating.trend import Trend
 from rating.weeks import week_of
 
 rating_app = typer.Typer(help="Еженедельный рейтинг отделов.", no_args_is_help=True)
@@ -45,6 +46,25 @@ def _compute(ctx: AppContext, week: str | None) -> RatingResult:
             weights=ctx.rating_config,
             now=now,
         )
+
+
+def _with_trend(ctx: AppContext, week: str | None) -> tuple[RatingResult, Trend]:
+    """The week's rating and the 12 weeks ending with it (the week is computed once)."""
+    now = datetime.now(UTC)
+    calendar, weights = ctx.calendar, ctx.rating_config
+    with session_scope(ctx.engine) as session:
+        result = service.get_or_compute_snapshot(
+            session, week=week or week_of(now, ctx.tz), calendar=calendar, weights=weights, now=now
+        )
+        trend = service.trend(
+            session,
+            week=result.week,
+            calendar=calendar,
+            weights=weights,
+            now=now,
+            known={result.week: result},
+        )
+    return result, trend
 
 
 def render_html(result: RatingResult) -> str:
@@ -94,14 +114,17 @@ def make_report(
     week: Week = None,
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.xlsx,
 ) -> None:
-    """Отчёт недели в XLSX, PDF или HTML."""
-    result = _compute(build_context(), week)
-    if fmt is ReportFormat.xlsx:
-        report.write_xlsx(result, out)
-    elif fmt is ReportFormat.pdf:
-        report.write_pdf(result, out)
-    else:
+    """Отчёт недели в XLSX, PDF (оба — с динамикой за 12 недель) или HTML."""
+    ctx = build_context()
+    if fmt is ReportFormat.html:
+        result = _compute(ctx, week)
         out.write_text(render_html(result), encoding="utf-8")
+    else:
+        result, trend = _with_trend(ctx, week)
+        if fmt is ReportFormat.xlsx:
+            report.write_xlsx(result, out, trend=trend)
+        else:
+            report.write_pdf(result, out, trend=trend)
     console.print(f"Отчёт за {result.week}: {out}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -46,6 +47,31 @@ def run_guarded(
         raise
     finally:
         session.close()
+
+
+def run_batches(
+    ctx: AppContext,
+    name: str,
+    body: JobBody,
+    *,
+    budget_seconds: float,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Run `body` once per transaction while it reports `more` work and the budget lasts.
+
+    Each batch is guarded and committed on its own (`run_guarded`), so a crash loses at most
+    the batch in flight. Returns the sum of the batches' counts, with `more` of the last one.
+    """
+    began = time.monotonic()
+    total: dict[str, Any] = {}
+    while True:
+        result = dict(run_guarded(ctx, name, body, now=now))
+        more = bool(result.pop("more", False))
+        for key, value in result.items():
+            summable = isinstance(value, int | float) and not isinstance(value, bool)
+            total[key] = total.get(key, 0) + value if summable else value
+        if not more or time.monotonic() - began >= budget_seconds:
+            return total | {"more": more}
 
 
 def run_once_per_occurrence(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import repository as app_repo
 from app.context import AppContext
 from app.models import active_classifier, gazetteer
+from app.readahead import Classified, ReadAhead, classify_texts, read_ahead
 from collectors import repository as collectors_repo
 from collectors.base import Collector
 from collectors.demo import DemoCollector
@@ -23,7 +25,9 @@ from core.models import AlertOutbox, Classification, Message
 from core.types import RawMessage, StoreResult
 
 log = logging.getLogger("mcu.pipeline")
-PROCESS_BATCH = 200
+# Messages per transaction of the intake job: per-batch lookups (duplicate candidates of each
+# block) are shared by more messages; a failing batch is retried message by message.
+PROCESS_BATCH = 1000
 
 
 def store_batch(
@@ -73,49 +77,78 @@ def collect_demo(ctx: AppContext, session: Session, now: datetime) -> dict[str, 
     return store_batch(session, collector=collector, source_name="demo", now=now).to_dict()
 
 
-def _classification(
-    message: Message, prediction: Any, place: dict[str, Any], version: str
-) -> Classification:
-    return Classification(
-        message_id=message.id,
-        block_code=prediction.block,
-        confidence=float(prediction.confidence),
-        top3=[[block, float(p)] for block, p in prediction.top3],
-        urgent=bool(prediction.urgent),
-        noise=bool(prediction.noise),
-        needs_review=bool(prediction.needs_review),
-        reasons=list(prediction.reasons),
-        place=place,
-        model_version=version,
+@dataclass(frozen=True, slots=True)
+class _Classified:
+    """What intake reads of a classification its batch writes at the end."""
+
+    block_code: str
+    noise: bool
+    urgent: bool
+    needs_review: bool
+    place: dict[str, Any]
+
+
+def _view(values: Classified) -> _Classified:
+    return _Classified(
+        values["block_code"],
+        values["noise"],
+        values["urgent"],
+        values["needs_review"],
+        values["place"],
     )
 
 
+def _classification_row(message: Message, values: Classified, version: str) -> dict[str, Any]:
+    """The whole row (every column, as one INSERT of the batch needs them)."""
+    return values | {
+        "message_id": message.id,
+        "model_version": version,
+        "corrected_by": None,
+        "created_at": datetime.now(UTC),
+    }
+
+
 def process_messages(
-    ctx: AppContext, session: Session, messages: list[Message], *, now: datetime
+    ctx: AppContext,
+    session: Session,
+    messages: list[Message],
+    *,
+    now: datetime,
+    ahead: ReadAhead | None = None,
 ) -> dict[str, int]:
     """Classify messages and turn them into incidents; one bad message fails alone.
 
     The whole batch goes through intake in one savepoint with one `IntakeBatch` (lookups
     once, writes together at its finish). If anything in it fails, the savepoint is rolled
     back and the messages are taken again one per savepoint, so only the bad one is failed.
+    With `ahead`, what its helper process classified already is taken from there.
     """
     from incidents import intake
 
     stats = {"processed": 0, "incidents_new": 0, "merged": 0, "noise": 0, "failed": 0}
     model = active_classifier(ctx)
+    # Replies to «Проблема решена?» in VK and e-mail are the citizen's verdict, not incidents.
+    from app.feedback_replies import take_feedback_replies
+
+    messages = take_feedback_replies(ctx, session, messages, now=now)
     if model is None or not messages:
         return stats
-    predictions = model.predict_many([m.text for m in messages])
     places = gazetteer(ctx)
+    if ahead is not None:
+        classified = ahead.classify(model, places, messages)
+    else:
+        classified = classify_texts(model, places, [m.text for m in messages])
     settings = ctx.intake_settings
 
     def take(
-        message: Message, prediction: Any, batch: intake.IntakeBatch | None
+        message: Message, values: Classified, batch: intake.IntakeBatch | None
     ) -> intake.IntakeResult:
-        cls = _classification(message, prediction, places.extract(message.text), model.version)
-        if batch is not None:
-            batch.save_classification(cls)  # one INSERT for the batch at its finish
+        cls: intake.ClassificationView
+        if batch is not None:  # one INSERT for the batch at its finish
+            batch.save_classification(_classification_row(message, values, model.version))
+            cls = _view(values)
         else:
+            cls = Classification(message_id=message.id, model_version=model.version, **values)
             session.add(cls)
         message.status = "classified"
         return intake.intake_message(
@@ -128,19 +161,19 @@ def process_messages(
             batch=batch,
         )
 
-    pairs = list(zip(messages, predictions, strict=True))
+    pairs = list(zip(messages, classified, strict=True))
     try:
         with session.begin_nested():
             batch = intake.IntakeBatch(session)
-            results = [take(message, prediction, batch) for message, prediction in pairs]
+            results = [take(message, one, batch) for message, one in pairs]
             batch.finish()
     except Exception as exc:  # find the bad message: one savepoint per message
         log.warning("batch of %d failed (%s); retrying one by one", len(pairs), exc)
         results = []
-        for message, prediction in pairs:
+        for message, one in pairs:
             try:
                 with session.begin_nested():
-                    results.append(take(message, prediction, None))
+                    results.append(take(message, one, None))
             except Exception as one:  # keep the batch going; the message keeps its error
                 log.exception("message %s failed", message.id)
                 message.status, message.error = "failed", f"{type(one).__name__}: {one}"[:2000]
@@ -155,11 +188,25 @@ def process_messages(
 
 
 def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
-    """The worker's pass over new messages."""
-    if active_classifier(ctx) is None:
+    """One batch of the worker: claim new messages, classify them, take them in.
+
+    A full batch means a backlog: the next batch goes to the classification helper now
+    (app.readahead), to be ready when this one is written. `more` tells the job wrapper
+    to go on with another batch.
+    """
+    model = active_classifier(ctx)
+    if model is None:
         return {"skipped": "нет обученной модели: выполните `mcu classifier train`"}
     messages = collectors_repo.claim_new_messages(session, limit=PROCESS_BATCH)
-    return process_messages(ctx, session, messages, now=now)
+    ahead = read_ahead(ctx, model)
+    more = len(messages) == PROCESS_BATCH
+    if more:
+        after = messages[-1].id
+        ahead.prefetch(
+            collectors_repo.peek_new_messages(session, after_id=after, limit=PROCESS_BATCH)
+        )
+    stats: dict[str, Any] = process_messages(ctx, session, messages, now=now, ahead=ahead)
+    return stats | {"more": more}
 
 
 def escalate(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:

@@ -10,6 +10,12 @@ Delivery is once per answer for all channels: an SMTP failure is recorded in the
 `answer_delivered` audit event («email: ошибка — …») and is not retried automatically, since
 a retry of the answer would repeat the VK comment and the Telegram message; the answer stays
 published on the incident page and a person mails it by hand (there is no resend action yet).
+
+Citizen feedback: a final answer asks «Проблема решена?» in the citizen's own channel —
+Telegram buttons (app/bot.py); in VK the reply comment ends with the question, and an e-mail
+reply letter ends with it (app/feedback_replies.py remembers where it was asked and reads the
+citizen's «да / частично / нет» reply, brought by the collectors, as their verdict). Portal,
+ПОС and Open311 citizens answer on /track. Messages taken as verdicts get no answers.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app import feedback_replies
 from app import repository as app_repo
 from app.context import AppContext
 from collectors.errors import CollectorError
@@ -37,24 +44,45 @@ PUBLISH_BATCH = 50
 EMAIL_OFF = "email: ответ по почте не отправляется автоматически (SMTP не подключён)"
 
 
-def _vk_reply(ctx: AppContext, *, source: Source, message: Message, answer: Answer) -> str:
+def _vk_reply(
+    ctx: AppContext,
+    session: Session,
+    *,
+    source: Source,
+    message: Message,
+    answer: Answer,
+    now: datetime,
+) -> str:
     token = source.secret or ctx.settings.vk_token
     if not token:
         return "vk: нет ключа доступа"
     group_id, post_id, comment_id = reply_target(message.external_id)
+    ask = answer.kind == "final"
+    text = f"{answer.text}\n\n{feedback_replies.VK_QUESTION}" if ask else answer.text
     client = VkClient(token=token, api_base=ctx.settings.vk_api_base)
     try:
         new_id = post_reply(
             client=client,
             group_id=abs(group_id),
             post_id=post_id,
-            text=answer.text,
+            text=text,
             reply_to_comment=comment_id,
             guid=f"mcu-{answer.id}-{message.id}",
         )
     finally:
         client.close()
-    return f"vk: комментарий {new_id}"
+    if not ask:
+        return f"vk: комментарий {new_id}"
+    feedback_replies.remember_vk_question(
+        session,
+        answer=answer,
+        message=message,
+        owner_id=-abs(group_id),  # post_reply writes to the community's wall
+        post_id=post_id,
+        comment_id=new_id,
+        now=now,
+    )
+    return f"vk: комментарий {new_id} с вопросом «Проблема решена?»"
 
 
 def _email_letters(
@@ -65,9 +93,9 @@ def _email_letters(
     incident: Incident,
     messages: list[Message],
     now: datetime,
-) -> tuple[list[EmailMessage], list[str]]:
+) -> tuple[list[tuple[EmailMessage, Message]], list[str]]:
     """One reply per address (the first letter from it is answered); unusable ones reported."""
-    letters: list[EmailMessage] = []
+    letters: list[tuple[EmailMessage, Message]] = []
     errors: list[str] = []
     seen: set[str] = set()
     for message in messages:
@@ -84,16 +112,23 @@ def _email_letters(
                 track_url=f"{ctx.settings.base_url}/track",
                 answer_id=answer.id,
                 now=now,
+                question=feedback_replies.EMAIL_QUESTION if answer.kind == "final" else None,
             )
         except CollectorError as exc:
             errors.append(f"email: ошибка — {exc}")
         else:
-            letters.append(letter)
+            letters.append((letter, message))
     return letters, errors
 
 
 def _email_replies(
-    ctx: AppContext, *, answer: Answer, incident: Incident, messages: list[Message], now: datetime
+    ctx: AppContext,
+    session: Session,
+    *,
+    answer: Answer,
+    incident: Incident,
+    messages: list[Message],
+    now: datetime,
 ) -> list[str]:
     """E-mail the answer to the incident's letters; result lines for the audit event."""
     try:
@@ -105,7 +140,19 @@ def _email_replies(
     letters, results = _email_letters(
         ctx, options, answer=answer, incident=incident, messages=messages, now=now
     )
-    report = send_replies(options, letters)
+    report = send_replies(options, [letter for letter, _ in letters])
+    if answer.kind == "final":  # remember where «Проблема решена?» went, to read the reply
+        sent = set(report.sent)
+        for letter, message in letters:
+            if str(letter["To"]) in sent:
+                feedback_replies.remember_email_question(
+                    session,
+                    answer=answer,
+                    message=message,
+                    letter_id=str(letter["Message-ID"]),
+                    to=str(letter["To"]),
+                    now=now,
+                )
     if report.sent:
         results.append(f"email: отправлено на {len(report.sent)} адрес(ов)")
     results.extend(f"email: ошибка — {reason}" for reason in report.errors)
@@ -122,11 +169,15 @@ def _channel_results(
         session, incident_id=incident.id
     ):
         kind = source.kind
+        if feedback_replies.is_feedback_reply(message):
+            continue  # the citizen's «да / нет»: their first message is answered
         if (source.settings or {}).get("demo") or kind in PASSIVE_KINDS:
             results.append(f"{kind}: доступен заявителю по номеру")
         elif kind == "vk" and not message.external_id.startswith("dm-"):
             try:
-                results.append(_vk_reply(ctx, source=source, message=message, answer=answer))
+                results.append(
+                    _vk_reply(ctx, session, source=source, message=message, answer=answer, now=now)
+                )
             except (CollectorError, ValueError) as exc:
                 results.append(f"vk: ошибка — {exc}")
         elif kind == "telegram" and not telegram_done:
@@ -141,7 +192,7 @@ def _channel_results(
             emails.append(message)
     if emails:
         results.extend(
-            _email_replies(ctx, answer=answer, incident=incident, messages=emails, now=now)
+            _email_replies(ctx, session, answer=answer, incident=incident, messages=emails, now=now)
         )
     return results
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rating import report
 from rating.scoring import RatingResult
+from rating.trend import Trend
 
 log = logging.getLogger("mcu.reports")
 
@@ -30,13 +31,18 @@ def _write(path: Path, render: Callable[[Path], Path]) -> Path | None:
     return path
 
 
-def write_weekly_reports(result: RatingResult, *, week: str, folder: Path) -> dict[str, str]:
-    """PDF and XLSX of the week under `folder`; payload keys of the files that were written."""
+def write_weekly_reports(
+    result: RatingResult, *, week: str, folder: Path, trend: Trend | None = None
+) -> dict[str, str]:
+    """PDF and XLSX of the week (with the 12-week trend when given) under `folder`; payload
+    keys of the files that were written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = {
-        "report_pdf": _write(folder / f"rating-{week}.pdf", lambda p: report.write_pdf(result, p)),
+        "report_pdf": _write(
+            folder / f"rating-{week}.pdf", lambda p: report.write_pdf(result, p, trend=trend)
+        ),
         "report_xlsx": _write(
-            folder / f"rating-{week}.xlsx", lambda p: report.write_xlsx(result, p)
+            folder / f"rating-{week}.xlsx", lambda p: report.write_xlsx(result, p, trend=trend)
         ),
     }
     return {key: str(path) for key, path in written.items() if path is not None}

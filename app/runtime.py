@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
 from rich.console import Console
 
 from app import repository as app_repo
 from app.context import AppContext, build_context
 from app.demo import DEMO_PASSWORD, demo_accounts, load_demo
 from app.models import ensure_classifier
+from app.server import run_server
 from core import migrate
 from core.db import session_scope
 from core.seed import seed_reference
@@ -59,7 +59,15 @@ def serve(ctx: AppContext, *, host: str, port: int, with_scheduler: bool) -> Non
     app = create_app(ctx.settings, engine=ctx.engine)
     _banner(ctx, host, port)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run_server(app, host=host, port=port)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+
+
+def serve_workers(ctx: AppContext, *, host: str, port: int, workers: int) -> None:
+    """Serve the web UI and API from several processes (no background jobs here)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _banner(ctx, host, port)
+    ctx.engine.dispose()  # every worker builds its own engine from the same MCU_* settings
+    run_server("app.server:web_app", host=host, port=port, workers=workers, factory=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -9,13 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import undefined
 from sqlalchemy.orm import Session
 
 from app.collect import collect_all
 from app.context import AppContext
-from app.jobs import JobBody, run_guarded, run_once_per_occurrence
+from app.jobs import JobBody, run_batches, run_guarded, run_once_per_occurrence
+from app.models import active_classifier, gazetteer
 from app.pipeline import (
     collect_demo,
     deliver_alerts,
@@ -27,7 +31,11 @@ from app.publish import deliver_published
 
 log = logging.getLogger("mcu.scheduler")
 DAILY_HOUR = 9  # local time of the coordinator's digest and the head's summary
+WEEKLY_HOUR = 9  # Monday, local time of the head's weekly rating
 MISFIRE_GRACE_SECONDS = 3600  # a busy scheduler still runs the 09:00 reports within the hour
+# A batch job's run ends after this long even with a backlog, and is started again at once:
+# runs stay short (logs, shutdown) while the backlog is worked off without pauses.
+BATCH_RUN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -36,12 +44,13 @@ class IntervalJob:
     seconds: int
     body: JobBody
     demo_only: bool = False
+    batches: bool = False  # one transaction per batch, again at once while `more` is reported
 
 
 JOBS: tuple[IntervalJob, ...] = (
     IntervalJob("demo_stream", 15, collect_demo, demo_only=True),
     IntervalJob("collect_sources", 30, collect_all),
-    IntervalJob("process_messages", 5, process_pending),
+    IntervalJob("process_messages", 5, process_pending, batches=True),
     # Every 30 s: an overdue incident reaches Telegram within ~35 s (target: under 60 s).
     IntervalJob("escalation", 30, escalate),
     IntervalJob("deliver_alerts", 5, deliver_alerts),
@@ -61,6 +70,19 @@ def weekly_rating_occurrence(now: datetime, tz: str) -> str:
     local = now.astimezone(ZoneInfo(tz)) - timedelta(days=7)
     year, week, _ = local.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def weekly_report_due(now: datetime, tz: str) -> bool:
+    """Whether the report on `weekly_rating_occurrence` is due: any time but Monday before 9.
+
+    A worker that starts (or was down) after Monday 09:00 sends the missed report at once
+    instead of a week late; before 09:00 on Monday the week that "just ended" is not yet
+    the one to report.
+    """
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(tz))
+    return local.weekday() != 0 or local.hour >= WEEKLY_HOUR
 
 
 def run_weekly_rating(ctx: AppContext) -> dict[str, Any]:
@@ -106,24 +128,61 @@ def run_daily_reports(ctx: AppContext, *, now: datetime | None = None) -> dict[s
     }
 
 
+def run_job(ctx: AppContext, job: IntervalJob) -> dict[str, Any]:
+    """One run of an interval job: one guarded transaction, or a bounded series of batches."""
+    if job.batches:
+        return run_batches(ctx, job.name, job.body, budget_seconds=BATCH_RUN_SECONDS)
+    return run_guarded(ctx, job.name, job.body)
+
+
 def run_all_once(ctx: AppContext) -> dict[str, Any]:
     """Every due job one time, in pipeline order (for cron, tests and debugging)."""
-    return {job.name: run_guarded(ctx, job.name, job.body) for job in _enabled(ctx)}
+    return {job.name: run_job(ctx, job) for job in _enabled(ctx)}
 
 
-def _safe(ctx: AppContext, job: IntervalJob) -> None:
+def _safe(ctx: AppContext, job: IntervalJob) -> dict[str, Any]:
     try:
-        result = run_guarded(ctx, job.name, job.body)
+        result = run_job(ctx, job)
         # A job with nothing to do (or no token configured) stays quiet at INFO level.
         quiet = not any(result.values()) or set(result) == {"skipped"}
         log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", job.name, result)
+        return result
     except Exception:  # keep the scheduler alive; the failure is logged with its traceback
         log.exception("job %s failed", job.name)
+        return {}
+
+
+def _again_when_behind(scheduler: BackgroundScheduler) -> None:
+    """A batch job that stopped with work left runs again at once, not at its next tick."""
+
+    def listener(event: JobExecutionEvent) -> None:
+        # The executor has counted the run as finished before telling listeners, so the
+        # re-run is not refused by max_instances.
+        if isinstance(event.retval, dict) and event.retval.get("more"):
+            scheduler.modify_job(event.job_id, next_run_time=datetime.now(UTC))
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
+
+
+def prepare_process(ctx: AppContext) -> None:
+    """Start-up of a worker process: load the model, start its classification helper, and
+    take what is loaded by now out of the garbage collector's full passes."""
+    from app.readahead import read_ahead
+
+    model = active_classifier(ctx)
+    gazetteer(ctx)
+    if model is not None:
+        read_ahead(ctx, model).start()
+    # The model, gazetteer and config live as long as the process: gc.freeze keeps every
+    # later full collection from walking them again.
+    gc.collect()
+    gc.freeze()
 
 
 def start_background(ctx: AppContext) -> BackgroundScheduler:
     """Start the scheduler in background threads of this process."""
     scheduler = BackgroundScheduler(timezone=ctx.tz)
+    _again_when_behind(scheduler)
     for job in _enabled(ctx):
         scheduler.add_job(
             _safe,
@@ -137,11 +196,16 @@ def start_background(ctx: AppContext) -> BackgroundScheduler:
         )
     scheduler.add_job(
         run_weekly_rating,
-        CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=ctx.tz),
+        CronTrigger(day_of_week="mon", hour=WEEKLY_HOUR, minute=0, timezone=ctx.tz),
         args=(ctx,),
         id="weekly_rating",
         max_instances=1,
         coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        # Catch up at start when this week's report is missing (a no-op when it was sent).
+        next_run_time=(
+            datetime.now(UTC) if weekly_report_due(datetime.now(UTC), ctx.tz) else undefined
+        ),
     )
     scheduler.add_job(
         run_daily_reports,
@@ -161,7 +225,11 @@ def run_forever(ctx: AppContext) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    prepare_process(ctx)
     scheduler = start_background(ctx)
     log.info("worker started: %s", ", ".join(job.name for job in _enabled(ctx)))
     stop.wait()
     scheduler.shutdown(wait=True)
+    helper = ctx.cache.get("readahead")
+    if helper is not None:
+        helper.close()

@@ -6,9 +6,12 @@ PostgreSQL schema `bench_incidents`, created and dropped here), the reference da
 staff and `--open` open incidents received within the duplicate window. Then:
 
 - store: `collectors.repository.store_messages` per source in chunks, committed;
-- process: the worker's pass as `app.pipeline.process_pending` makes it (claim a batch,
-  `process_messages`: classify → place → dedupe → route → deadline → events and alerts),
-  committed per batch; `--batch` tries other batch sizes than PROCESS_BATCH;
+- process: the worker's intake job as `mcu worker` runs it: start-up as the worker does it
+  (`app.scheduler.prepare_process`: model, classification helper process, gc.freeze), then
+  `app.jobs.run_batches` of `app.pipeline.process_pending` until no message is left (claim a
+  batch, classify it, or take what the helper classified ahead → place → dedupe → route →
+  deadline → events and alerts), committed per batch; `--batch` tries other batch sizes
+  than PROCESS_BATCH, `--no-helper` classifies in the worker process for comparison;
 - baselines: `predict_many` alone on the same texts, and a plain bulk INSERT of the same
   messages plus one incident per message.
 
@@ -17,7 +20,8 @@ runs of different code on the same input can be compared for identical results (
 classifier and gazetteer must be the same too). Asserts nothing.
 
     .venv/bin/python bench/incidents.py [--n 20000] [--open 100000] [--backend both]
-        [--batch 200] [--dup 0.2] [--profile [--profile-sort cumulative]] [--no-digest]
+        [--batch 1000] [--no-helper] [--dup 0.2] [--profile [--profile-sort cumulative]]
+        [--no-digest]
 """
 
 from __future__ import annotations
@@ -49,10 +53,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app import pipeline  # noqa: E402
+from app import jobs, pipeline, scheduler  # noqa: E402
 from app.context import AppContext, load_calendar  # noqa: E402
 from app.demo import ensure_demo_users  # noqa: E402
 from app.models import active_classifier  # noqa: E402
+from app.readahead import read_ahead  # noqa: E402
 from classifier.registry import ModelRegistry  # noqa: E402
 from classifier.train import train_classifier  # noqa: E402
 from collectors import repository as collectors_repo  # noqa: E402
@@ -274,17 +279,39 @@ def store_all(session: Session, messages: list[RawMessage]) -> int:
     return stored
 
 
-def process_all(ctx: AppContext, session: Session, batch: int) -> dict[str, int]:
-    """The worker's pass (claim, classify, intake) until no message is left; commit per batch."""
+def process_all(ctx: AppContext) -> dict[str, int]:
+    """The worker's intake job as `mcu worker` runs it, until no message is left: runs of
+    `run_batches` (one committed transaction per batch), each started again at once while
+    it reports more work, as the scheduler does."""
     total: dict[str, int] = defaultdict(int)
     while True:
-        messages = collectors_repo.claim_new_messages(session, limit=batch)
-        stats = pipeline.process_messages(ctx, session, messages, now=NOW)
-        session.commit()
+        stats = jobs.run_batches(
+            ctx,
+            "process_messages",
+            pipeline.process_pending,
+            budget_seconds=scheduler.BATCH_RUN_SECONDS,
+            now=NOW,
+        )
         for key, value in stats.items():
-            total[key] += int(value)
-        if len(messages) < batch:
+            if isinstance(value, int) and not isinstance(value, bool):
+                total[key] += value
+        if not stats.get("more"):
             return dict(total)
+
+
+def start_worker(ctx: AppContext, *, helper: bool) -> None:
+    """What `mcu worker` does at start-up (model, helper process, gc.freeze); then wait for
+    the helper to load its model, as it has long done in a running worker."""
+    scheduler.prepare_process(ctx)
+    model = active_classifier(ctx)
+    if model is None:
+        raise RuntimeError("no active classifier")
+    ahead = read_ahead(ctx, model)
+    if not helper:
+        ahead.close()
+        ahead.prefetch = lambda rows: None  # type: ignore[method-assign]  # comparison only
+    elif not ahead.wait_ready():
+        raise RuntimeError("the classification helper did not start")
 
 
 def bulk_baseline(
@@ -391,17 +418,20 @@ def run_backend(
     )
     messages, made_of = raw_messages(maker, args.n)
     ctx = context(engine, reference, models)
+    start_worker(ctx, helper=args.helper)
     model = active_classifier(ctx)
-    if model is None:
-        raise RuntimeError("no active classifier")
+    assert model is not None
     t_store, stored = _timed(lambda: store_all(session, messages))
     profile = cProfile.Profile() if args.profile else None
     if profile:
         profile.enable()
-    t_proc, stats = _timed(lambda: process_all(ctx, session, args.batch))
+    cpu = time.process_time()
+    t_proc, stats = _timed(lambda: process_all(ctx))
+    cpu = time.process_time() - cpu
     if profile:
         profile.disable()
         pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(args.profile_lines)
+    ctx.cache["readahead"].close()
     n = len(messages)
     alerts = session.scalar(select(func.count(AlertOutbox.id))) or 0
     out["open incidents before"] = f"{args.open:,} ({t_open:.0f} s)"
@@ -415,6 +445,7 @@ def run_backend(
     out["  store_messages, msg/s"] = f"{n / t_store:,.0f}"
     out["  process (classify+intake), msg/s"] = f"{n / t_proc:,.0f}"
     out["  ms per message (process)"] = f"{t_proc * 1000 / n:.2f}"
+    out["  CPU ms per message, worker process"] = f"{cpu * 1000 / n:.2f}"
     out["result digest"] = digest(session) if args.digest else "-"
     out["peak RSS of the process, MB"] = (
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024:,}"
@@ -456,12 +487,19 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=pipeline.PROCESS_BATCH, help="messages per worker batch"
     )
+    parser.add_argument(
+        "--no-helper",
+        dest="helper",
+        action="store_false",
+        help="for comparison: classify in the worker process, no read-ahead helper",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--no-digest", dest="digest", action="store_false")
     parser.add_argument("--profile", action="store_true", help="cProfile the processing")
     parser.add_argument("--profile-lines", type=int, default=30)
     parser.add_argument("--profile-sort", default="tottime", help="tottime or cumulative")
     args = parser.parse_args()
+    pipeline.PROCESS_BATCH = args.batch  # the worker's batch size unless --batch says otherwise
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     reference = load_reference(CONFIG_DIR)
     columns: dict[str, dict[str, str]] = {}
@@ -469,7 +507,8 @@ def main() -> None:
         models = models_dir(Path(tmp), reference)
         print(
             f"Incident intake bench: {args.n:,} messages, {args.open:,} open incidents, "
-            f"worker batches of {args.batch}"
+            f"worker batches of {args.batch}, "
+            f"classification helper {'on' if args.helper else 'off'}"
         )
         for name in backends:
             engine = _engine(name, args, Path(tmp))

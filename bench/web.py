@@ -1,16 +1,18 @@
 """Benchmark: web latency under concurrent clients with N incidents on PostgreSQL.
 
-Loads N incidents (one message each) into the schema `bench_web` with COPY, creates the
-indexes proposed for core/models (PROPOSED_INDEXES) and runs VACUUM ANALYZE, starts
-`uvicorn --workers 2` on 127.0.0.1 in a subprocess, signs in as an operator and measures
-p50/p99 of /triage, /incidents/{id} and GET /api/v1/incidents against /healthz as the
-floor, from `--clients` concurrent keep-alive connections. The load comes from a minimal
-HTTP/1.1 client (`--client httpx` for the old one, whose ~5 ms of CPU per request on a
-2-core machine mostly measured itself). Prints figures, asserts nothing; the schema is
-dropped at the end unless --keep (and --reuse measures a kept one without reloading).
+Loads N incidents (one message each) into the schema `bench_web` with COPY (the schema and
+its indexes come from the migrations), runs VACUUM ANALYZE, starts the server as `mcu web
+--workers 2` does (app.server.run_server) on 127.0.0.1 in a subprocess, signs in as an
+operator and measures p50/p99 of /triage, /incidents/{id} and GET /api/v1/incidents against
+/healthz as the floor, from `--clients` concurrent keep-alive connections under two load
+models: clients that pause about `--think` seconds between requests as people do, and
+clients that fire back to back (saturation, where latency is clients ÷ throughput). The load
+comes from a minimal HTTP/1.1 client (`--client httpx` for the old one, whose ~5 ms of CPU
+per request on a 2-core machine mostly measured itself). Prints figures, asserts nothing;
+the schema is dropped at the end unless --keep (and --reuse measures a kept one).
 
-    .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500]
-        [--workers 2] [--client raw|httpx] [--keep] [--reuse] [--without-proposed-indexes]
+    .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500] [--think 1]
+        [--workers 2] [--client raw|httpx] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from sqlalchemy import Engine, select, text  # noqa: E402
-from uvicorn.protocols.http.h11_impl import H11Protocol  # noqa: E402
 
 from config.reference import load_reference  # noqa: E402
 from config.settings import CONFIG_DIR  # noqa: E402
@@ -178,24 +179,9 @@ def load(engine: Engine, n: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
-# Proposed in core/models/incidents.py (the queue predicate is the one of
-# web.repository.incidents.queue_clause); created here until a migration does it, and a
-# no-op once one has.
-PROPOSED_INDEXES = {
-    "ix_incidents_queue": "ON incidents (urgent DESC, due_at, id DESC) WHERE status IN "
-    "('new', 'reopened') OR (needs_review IS true AND status IN "
-    "('new', 'assigned', 'in_progress', 'answered', 'paused', 'reopened'))",
-    # Newest-first pages order by (received_at, id): no incremental sort of deep pages.
-    "ix_incidents_received_id": "ON incidents (received_at, id)",
-}
-
-
-def prepare_indexes(engine: Engine, *, proposed: bool) -> None:
-    """Create (or drop) the proposed indexes, then VACUUM ANALYZE as autovacuum would."""
+def analyze(engine: Engine) -> None:
+    """VACUUM ANALYZE after the bulk load, as autovacuum would soon do."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for name, definition in PROPOSED_INDEXES.items():
-            sql = f"CREATE INDEX IF NOT EXISTS {name} {definition}"
-            conn.execute(text(sql if proposed else f"DROP INDEX IF EXISTS {name}"))
         conn.execute(text("VACUUM ANALYZE"))
 
 
@@ -211,41 +197,24 @@ def loaded_rows(url: str) -> int:
         engine.dispose()
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """h11 with TCP_NODELAY: with --workers uvicorn binds the socket itself with proto 0, so
-    asyncio leaves Nagle on and every body waits ~40 ms for a delayed ACK (uvicorn#3149)."""
-
-    def connection_made(self, transport: Any) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
-
-
 def bench_app() -> Any:
     """The application for the bench server (a factory: every uvicorn worker builds its own)."""
+    from app.server import settle_heap
     from config.settings import Settings
     from web.app import create_app
 
     url = os.environ["MCU_BENCH_URL"]
-    return create_app(Settings(database_url=url, secret_key="bench", demo_mode=False))
+    app = create_app(Settings(database_url=url, secret_key="bench", demo_mode=False))
+    settle_heap()  # as app.server.web_app does for `mcu web --workers N`
+    return app
 
 
 def serve(url: str, port: int, workers: int) -> None:
-    """The server subprocess: the real application on the bench schema."""
-    import uvicorn
+    """The server subprocess: the real application on the bench schema, served as `mcu web`."""
+    from app.server import run_server
 
     os.environ["MCU_BENCH_URL"] = url
-    uvicorn.run(
-        "bench.web:bench_app",
-        factory=True,
-        http=NoDelayH11Protocol,
-        workers=workers,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_keep_alive=60,
-    )
+    run_server("bench.web:bench_app", host="127.0.0.1", port=port, workers=workers, factory=True)
 
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -332,12 +301,22 @@ def _getters(
 
 
 async def hammer(
-    getters: list[tuple[Get, Callable[[], None]]], path: Callable[[], str], *, total: int
+    getters: list[tuple[Get, Callable[[], None]]],
+    path: Callable[[], str],
+    *,
+    total: int,
+    think: float = 0.0,
 ) -> tuple[list[float], int, float]:
-    """`total` GETs from one worker per getter; (latencies in s, errors, wall time)."""
+    """`total` GETs from one worker per getter; (latencies in s, errors, wall time).
+
+    With `think` > 0 every client pauses a random 0.5–1.5 × `think` seconds after each
+    response, as a person reading the page does; with 0 they fire back to back (saturation:
+    latency is then clients ÷ throughput whatever the pages cost).
+    """
     latencies: list[float] = []
     errors = 0
     left = total
+    pause = random.Random(11)
 
     async def worker(get: Get, close: Callable[[], None]) -> None:
         nonlocal left, errors
@@ -352,6 +331,8 @@ async def hammer(
                 continue
             latencies.append(time.perf_counter() - started)
             errors += status != 200
+            if think:
+                await asyncio.sleep(think * pause.uniform(0.5, 1.5))
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(get, close) for get, close in getters))
@@ -378,19 +359,31 @@ def endpoints(n: int) -> list[tuple[str, Callable[[], str]]]:
     ]
 
 
-async def measure(base: str, n: int, clients: int, requests: int, kind: str) -> None:
-    """Warm up, then measure every endpoint and print a table."""
+async def _table(
+    getters: list[tuple[Get, Callable[[], None]]], n: int, requests: int, think: float
+) -> None:
+    """One table: every endpoint under the same load model."""
+    print(f"{'endpoint':28} {'requests':>8} {'errors':>6}", end="")
+    print(f" {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+    for name, path in endpoints(n):
+        await hammer(getters, path, total=min(requests, 2 * len(getters)))
+        latencies, errors, wall = await hammer(getters, path, total=requests, think=think)
+        print(f"{name:28} {len(latencies):8} {errors:6} {_pct(latencies, 0.5):8.1f} "
+              f"{_pct(latencies, 0.99):8.1f} {len(latencies) / wall:7.1f}")  # fmt: skip
+
+
+async def measure(base: str, n: int, clients: int, requests: int, kind: str, think: float) -> None:
+    """Warm up, then measure every endpoint under both load models and print tables."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
         await login(client)
         getters = _getters(client, kind, clients, base)
-        print(f"{'endpoint':28} {'requests':>8} {'errors':>6}", end="")
-        print(f" {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
-        for name, path in endpoints(n):
-            await hammer(getters, path, total=min(requests, 2 * clients))
-            latencies, errors, wall = await hammer(getters, path, total=requests)
-            print(f"{name:28} {len(latencies):8} {errors:6} {_pct(latencies, 0.5):8.1f} "
-                  f"{_pct(latencies, 0.99):8.1f} {len(latencies) / wall:7.1f}")  # fmt: skip
+        if think:
+            print(f"\n{clients} clients, each pausing 0.5–1.5 × {think:g} s between requests "
+                  f"(people at work; ≈{clients / think:.0f} req/s offered):")  # fmt: skip
+            await _table(getters, n, requests, think)
+        print(f"\n{clients} clients back to back (saturation):")
+        await _table(getters, n, requests, 0.0)
         for name, path in endpoints(n):
             solo = []
             for _ in range(20):
@@ -416,8 +409,9 @@ def main() -> int:
         "--client", choices=("raw", "httpx"), default="raw", help="HTTP client of the load"
     )
     parser.add_argument(
-        "--without-proposed-indexes", action="store_true", help="measure without PROPOSED_INDEXES"
-    )
+        "--think", type=float, default=1.0,
+        help="mean pause of a client between requests in s for the first table (0: skip it)",
+    )  # fmt: skip
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -437,11 +431,11 @@ def main() -> int:
         else:
             seconds = load(engine, args.n, args.seed)
             print(f"loaded {args.n:,} incidents + messages into {SCHEMA} in {seconds:.1f} s")
-        prepare_indexes(engine, proposed=not args.without_proposed_indexes)
+        analyze(engine)
         proc, base = start_server(url, args.workers)
         print(f"uvicorn ({args.workers} worker(s)) at {base}, {args.clients} concurrent "
               f"{args.client} clients")  # fmt: skip
-        asyncio.run(measure(base, args.n, args.clients, args.requests, args.client))
+        asyncio.run(measure(base, args.n, args.clients, args.requests, args.client, args.think))
     finally:
         if proc is not None:
             proc.terminate()

@@ -30,6 +30,7 @@ __all__ = [
     "message_ids",
     "parse_date",
     "parse_message",
+    "reply_text",
 ]
 
 TEXT_LIMIT = 100_000
@@ -51,6 +52,16 @@ _UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+REFERENCES_KEPT = 20  # the newest ids of References; a reply names its parent among the last
+# Where the quoted history of a reply begins (plain-text conventions of common mailers).
+_QUOTE_SEPARATOR = re.compile(
+    r"^\s*(-{2,}\s*(original message|исходное сообщение|пересылаемое сообщение|forwarded message)"
+    r"\s*-{2,}|_{5,}|-- ?)\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION = re.compile(r"(wrote|написал[аи]?|пишет)\s*:\s*$", re.IGNORECASE)
+_HEADER_BLOCK = re.compile(r"^\s*(from|от|кому|to|sent|отправлено|date|дата)\s*:", re.IGNORECASE)
+_HEADER_SUBJECT = re.compile(r"^\s*(subject|тема)\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +354,37 @@ def _fit_id(mid: str) -> str:
     return "sha256:" + hashlib.sha256(mid.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _quoted_header_block(lines: list[str], i: int) -> bool:
+    """An Outlook-style «From: … / Subject: …» block of the quoted letter starts at line i."""
+    if not _HEADER_BLOCK.match(lines[i]):
+        return False
+    return any(_HEADER_SUBJECT.match(line) for line in lines[i + 1 : i + 5])
+
+
+def reply_text(body: str) -> str:
+    """The new part of a reply: the lines before the quoted history and the signature.
+
+    Cut at the first «> » line (and the «… wrote:» / «… <addr>:» attribution just above it),
+    an «-----Original Message-----» style separator, a «-- » signature delimiter, an
+    attribution line, or a quoted «From:/Subject:» header block.
+    """
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(">"):
+            while kept and not kept[-1].strip():
+                kept.pop()
+            if kept and kept[-1].rstrip().endswith(":"):
+                kept.pop()  # «пн, 23 нояб. 2026 г. в 10:00, МЦУ <mcu@example.ru>:»
+            break
+        if _QUOTE_SEPARATOR.match(line) or _ATTRIBUTION.search(line):
+            break
+        if _quoted_header_block(lines, i):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def _address(value: str | None) -> tuple[str | None, str | None]:
     """(display name, lower-case address) of the first mailbox in an address header."""
     if not value:
@@ -369,7 +411,8 @@ def parse_message(
     # Without a Message-ID the content digest still names the letter across UIDVALIDITY resets.
     external_id = own_ids[0] if own_ids else "sha256:" + hashlib.sha256(raw).hexdigest()
     parents = message_ids(_header(msg, "In-Reply-To"))
-    thread = message_ids(_header(msg, "References"))[:1] or parents[:1]
+    references = message_ids(_header(msg, "References"))
+    thread = references[:1] or parents[:1]
     return RawMessage(
         source=source,
         external_id=external_id,
@@ -386,5 +429,7 @@ def parse_message(
             "charsets": {"subject": subject.charset, "body": body_charset},
             # Kept apart so the official answer can reply «Re: <subject>».
             "subject": subject.text[:500],
+            # A reply to our answer names its Message-ID here (app/feedback_replies.py).
+            **({"references": references[-REFERENCES_KEPT:]} if references else {}),
         },
     )

@@ -2,7 +2,9 @@
 
 The reply answers the citizen's own letter: To is the address the collector kept as the
 contact (Reply-To or From), In-Reply-To/References name the original Message-ID so mail
-clients thread it, the subject is «Re: <their subject>» with the incident number.
+clients thread it, the subject is «Re: <their subject>» with the incident number. After a
+final answer the letter ends with «Проблема решена? …»; the citizen's reply to that
+Message-ID is read as their verdict (app/feedback_replies.py).
 
 Delivery policy (chosen on purpose, see app/publish.py): one pass delivers an answer to
 every channel once and marks it delivered. An SMTP failure, temporary or not, is written
@@ -151,11 +153,13 @@ def _msg_id(value: str | None) -> str | None:
     return value if value and _MSG_ID.fullmatch(value) else None
 
 
-def _body(text: str, *, number: str | None, track_url: str) -> str:
+def _body(text: str, *, number: str | None, track_url: str, question: str | None) -> str:
     lines = [text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip(), "", "--"]
     if number:
         lines.append(f"Номер обращения: {number}")
     lines.append(f"Узнать о ходе рассмотрения: {track_url}")
+    if question:  # the last line: the citizen's reply to it is read as their verdict
+        lines += ["", question]
     return "\n".join(lines) + "\n"
 
 
@@ -171,8 +175,12 @@ def build_reply(
     track_url: str,
     message_id: str,
     date: datetime,
+    question: str | None = None,
 ) -> EmailMessage:
-    """The reply letter: UTF-8 text, threading headers only from valid Message-IDs."""
+    """The reply letter: UTF-8 text, threading headers only from valid Message-IDs.
+
+    `question` («Проблема решена? …», after a final answer) ends the letter.
+    """
     msg = EmailMessage(policy=SMTP_POLICY)
     name, address = sender_parts(sender)
     msg["From"] = Address(display_name=name, addr_spec=address)
@@ -186,7 +194,8 @@ def build_reply(
         root = _msg_id(root_id)
         msg["References"] = f"{root} {parent}" if root and root != parent else parent
     # base64 keeps the letter 7-bit clean for relays without 8BITMIME.
-    msg.set_content(_body(text, number=number, track_url=track_url), charset="utf-8", cte="base64")
+    body = _body(text, number=number, track_url=track_url, question=question)
+    msg.set_content(body, charset="utf-8", cte="base64")
     return msg
 
 
@@ -199,6 +208,7 @@ def reply_for_message(
     track_url: str,
     answer_id: int,
     now: datetime,
+    question: str | None = None,
 ) -> EmailMessage:
     """The reply to one stored e-mail message (its contact, Message-ID and subject)."""
     domain = options.envelope_from.rpartition("@")[2]
@@ -214,6 +224,7 @@ def reply_for_message(
         track_url=track_url,
         message_id=f"<mcu-answer-{answer_id}-{message.id}@{domain}>",
         date=now,
+        question=question,
     )
 
 

@@ -155,3 +155,15 @@ def claim_new_messages(session: Session, *, limit: int) -> list[Message]:
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(stmt))
+
+
+def peek_new_messages(session: Session, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """(id, text) of the next unprocessed messages after `after_id`, unlocked: a read-ahead
+    guess at the next claim (another worker may take them first)."""
+    stmt = (
+        select(Message.id, Message.text)
+        .where(Message.status == "new", Message.id > after_id)
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [(id_, text_) for id_, text_ in session.execute(stmt)]

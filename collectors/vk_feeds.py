@@ -1,4 +1,10 @@
-"""The best-effort VK feeds: network-wide keyword search and the community's Bots Long Poll."""
+"""The best-effort VK feeds: network-wide keyword search and the community's Bots Long Poll.
+
+Long Poll brings messages to the community (`message_new`) and comments on its wall
+(`wall_reply_new`, enabled in the community's Long Poll settings): a comment on a post that
+has left the re-read part of the wall (older than `recheck_days`, past the first page), such
+as a citizen's late reply to an answer, arrives only this way.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collectors.vk_client import VkClient
-from collectors.vk_parse import Names, dm_to_raw, names_from, post_to_raw
+from collectors.vk_parse import Names, dm_to_raw, names_from, post_to_raw, wall_reply_to_raw
 from core.types import RawMessage
 
 log = logging.getLogger("mcu.collectors.vk")
@@ -108,7 +114,9 @@ def longpoll(client: VkClient, *, feed: FeedContext, ts: str | None, wait: int, 
             for update in updates
             if update.get("type") == "message_new"
         ]
-        _add_messages(client, feed, messages, run)
+        # Comments on any post, also those older than the wall re-read window.
+        replies = [u.get("object") or {} for u in updates if u.get("type") == "wall_reply_new"]
+        _add_messages(client, feed, messages, run, replies=replies)
         if failed is None and not updates:
             break
     return ts
@@ -119,9 +127,16 @@ def _server(client: VkClient, feed: FeedContext) -> dict[str, Any]:
 
 
 def _add_messages(
-    client: VkClient, feed: FeedContext, messages: list[dict[str, Any]], run: VkPass
+    client: VkClient,
+    feed: FeedContext,
+    messages: list[dict[str, Any]],
+    run: VkPass,
+    *,
+    replies: list[dict[str, Any]] | None = None,
 ) -> None:
-    senders = sorted({int(m["from_id"]) for m in messages if int(m.get("from_id") or 0) > 0})
+    replies = replies or []
+    everyone = [*messages, *replies]
+    senders = sorted({int(m["from_id"]) for m in everyone if int(m.get("from_id") or 0) > 0})
     unknown = [user for user in senders if user not in run.names]
     if unknown:  # Long Poll carries no profiles; one users.get names every sender
         users = client.call("users.get", user_ids=",".join(map(str, unknown)))
@@ -130,6 +145,16 @@ def _add_messages(
         run.add(
             dm_to_raw(
                 message,
+                source=feed.source,
+                group_id=feed.group_id,
+                names=run.names,
+                secret=feed.secret,
+            )
+        )
+    for reply in replies:
+        run.add(
+            wall_reply_to_raw(
+                reply,
                 source=feed.source,
                 group_id=feed.group_id,
                 names=run.names,

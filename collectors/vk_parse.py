@@ -154,6 +154,23 @@ def comment_to_raw(
     )
 
 
+def wall_reply_to_raw(
+    reply: Mapping[str, Any], *, source: str, group_id: int, names: Names, secret: str
+) -> RawMessage | None:
+    """A Bots Long Poll `wall_reply_new` comment; None for the community's own (our answers)."""
+    if int(reply.get("from_id") or 0) == -group_id:
+        return None
+    owner = int(reply.get("post_owner_id") or reply.get("owner_id") or -group_id)
+    return comment_to_raw(
+        reply,
+        source=source,
+        owner_id=owner,
+        post_id=int(reply["post_id"]),
+        names=names,
+        secret=secret,
+    )
+
+
 def dm_to_raw(
     message: Mapping[str, Any], *, source: str, group_id: int, names: Names, secret: str
 ) -> RawMessage | None:

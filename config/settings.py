@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     demo_rate_per_minute: float = Field(default=20.0, ge=0)
 
     review_threshold: float = Field(default=0.5, ge=0, le=1)
+    web_cache_seconds: float = Field(default=30.0, ge=0)
     duplicate_window_hours: int = Field(default=72, ge=1)
 
     vk_token: str | None = None

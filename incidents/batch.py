@@ -67,7 +67,7 @@ class IntakeBatch:
         self._locked: dict[int, Incident] = {}
         self._new: list[tuple[Incident, WorkCalendar]] = []
         self._links: dict[int, tuple[Message, Incident]] = {}
-        self._classifications: list[Classification] = []
+        self._classifications: list[dict[str, Any]] = []
         self._events: list[tuple[IncidentEvent, Incident]] = []
         self._alerts: list[_Alert] = []
         self._after_ids: list[Callable[[], None]] = []
@@ -188,8 +188,11 @@ class IntakeBatch:
         link = self._links.get(message.id)
         return link[1] if link is not None else None
 
-    def save_classification(self, classification: Classification) -> None:
-        """A classification of a message of the batch, inserted at `finish` with the rest."""
+    def save_classification(self, classification: Classification | dict[str, Any]) -> None:
+        """A classification of a message of the batch (a new row object, or its column values),
+        inserted at `finish` with the rest."""
+        if isinstance(classification, Classification):
+            classification = _insert_row(classification)
         self._classifications.append(classification)
 
     def add_event(self, event: IncidentEvent, incident: Incident) -> None:
@@ -235,8 +238,7 @@ class IntakeBatch:
             event.incident_id = incident.id
         events = [_insert_row(event) for event, _ in self._events]
         repository.insert_rows(session, IncidentEvent, rows=events)
-        rows = [_insert_row(c) for c in self._classifications]
-        repository.insert_rows(session, Classification, rows=rows)
+        repository.insert_rows(session, Classification, rows=self._classifications)
         repository.add_alerts(session, rows=self._alert_rows())
         self._clear()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from config.reference import SlaFile
 from core.calendar import WorkCalendar
-from core.models import OPEN_STATUSES, Classification, Incident, Message, User
+from core.models import OPEN_STATUSES, Incident, Message, User
 from incidents import audit, repository, rules
 from incidents.batch import IntakeBatch
 from incidents.rules import NUMBER_PREFIX as NUMBER_PREFIX  # re-exported
@@ -45,6 +45,22 @@ class IntakeSettings:
     def window(self) -> timedelta:
         """How far back a duplicate may have been received."""
         return timedelta(hours=self.duplicate_window_hours)
+
+
+class ClassificationView(Protocol):
+    """What intake reads of a message's classification: a stored row or the pipeline's
+    values for one that its batch writes at the end."""
+
+    @property
+    def block_code(self) -> str: ...
+    @property
+    def noise(self) -> bool: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def needs_review(self) -> bool: ...
+    @property
+    def place(self) -> Mapping[str, Any] | None: ...
 
 
 @dataclass(slots=True)
@@ -97,7 +113,7 @@ def intake_message(
     session: Session,
     *,
     message: Message,
-    classification: Classification,
+    classification: ClassificationView,
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,

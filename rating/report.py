@@ -1,4 +1,7 @@
-"""The head's weekly report: XLSX (openpyxl) and PDF (fpdf2, charts drawn with primitives)."""
+"""The head's weekly report: XLSX (openpyxl) and PDF (fpdf2, charts drawn with primitives).
+
+Given a ``Trend``, both also carry the 12-week dynamics (``rating.report_trend``).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.errors import AppError
+from rating.report_trend import add_trend_sheet, draw_trend_pages, fit_text
 from rating.scoring import STATUS_TEXT, Counts, RatingResult, UnitScore, movers
 from rating.serialize import period_text
+from rating.trend import Trend
 
 __all__ = ["DEFAULT_FONT_DIR", "ReportFontError", "write_pdf", "write_xlsx"]
 
@@ -138,8 +143,9 @@ def _fill_sheet(
     sheet.freeze_panes = "A2"
 
 
-def write_xlsx(result: RatingResult, path: Path | str) -> Path:
-    """Write the ranking workbook: «Сводка», «Объём», «Скорость», «Полнота», «Данные»."""
+def write_xlsx(result: RatingResult, path: Path | str, *, trend: Trend | None = None) -> Path:
+    """Write the ranking workbook: «Сводка», «Объём», «Скорость», «Полнота», «Данные» and,
+    with ``trend``, «Динамика»."""
     book = Workbook()
     summary = book.active
     assert summary is not None
@@ -154,6 +160,8 @@ def write_xlsx(result: RatingResult, path: Path | str) -> Path:
     _fill_sheet(raw, columns=RAW, rows=result.units, lead="отдел")
     for unit in result.blocks:
         raw.append(["блок", *(column.value(unit) for column in RAW)])
+    if trend is not None:
+        add_trend_sheet(book, trend, order=[unit.key for unit in result.units])
     target = Path(path)
     book.save(target)
     return target
@@ -221,15 +229,6 @@ def _pdf_table(pdf: FPDF, result: RatingResult) -> None:
     pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
 
 
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    """``text`` cut with «…» to fit ``width`` mm in the current font."""
-    if pdf.get_string_width(text) <= width:
-        return text
-    while text and pdf.get_string_width(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
-
-
 def _pdf_axis(pdf: FPDF, *, x0: float, width: float) -> None:
     """Ticks 0–100 under the bars."""
     y = pdf.get_y()
@@ -260,7 +259,7 @@ def _pdf_chart(pdf: FPDF, result: RatingResult) -> None:
             pdf.add_page()
         y = pdf.get_y()
         pdf.set_xy(pdf.l_margin, y)
-        pdf.cell(label_w - 2, bar_h, _fit(pdf, unit.name, label_w - 3), align="R")
+        pdf.cell(label_w - 2, bar_h, fit_text(pdf, unit.name, label_w - 3), align="R")
         pdf.set_fill_color(70, 110, 170)
         pdf.rect(x0, y + 0.5, bar_w * (unit.index or 0) / 100, bar_h - 1, style="F")
         if unit.index_low is not None and unit.index_high is not None:
@@ -291,8 +290,15 @@ def _pdf_movers(pdf: FPDF, result: RatingResult) -> None:
         pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
 
 
-def write_pdf(result: RatingResult, path: Path | str, *, font_dir: Path = DEFAULT_FONT_DIR) -> Path:
-    """Write the A4 report: title, ranking table, index bar chart and movers."""
+def write_pdf(
+    result: RatingResult,
+    path: Path | str,
+    *,
+    font_dir: Path = DEFAULT_FONT_DIR,
+    trend: Trend | None = None,
+) -> Path:
+    """Write the A4 report: title, ranking table, index bar chart, movers and, with
+    ``trend``, a page of 12-week charts."""
     fonts = _font_paths(font_dir)
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(12, 12, 12)
@@ -311,6 +317,8 @@ def write_pdf(result: RatingResult, path: Path | str, *, font_dir: Path = DEFAUL
     pdf.ln(5)
     _pdf_chart(pdf, result)
     _pdf_movers(pdf, result)
+    if trend is not None:
+        draw_trend_pages(pdf, trend, order=[unit.key for unit in result.units])
     target = Path(path)
     pdf.output(str(target))
     return target

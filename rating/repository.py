@@ -42,6 +42,7 @@ __all__ = [
     "answer_counts",
     "blocks",
     "departments",
+    "first_received_at",
     "flow_counts",
     "get_snapshot",
     "merits_counts",
@@ -320,3 +321,8 @@ def _reload(session: Session, *, week: str, scope: str) -> RatingSnapshot:
         raise LookupError(f"rating snapshot {week}/{scope} vanished")
     session.refresh(snap)
     return snap
+
+
+def first_received_at(session: Session) -> datetime | None:
+    """When the earliest incident arrived (an index lookup); None when there is none."""
+    return session.scalar(select(func.min(Incident.received_at)))

@@ -2,13 +2,15 @@
 
 Only published snapshots are final. Drafts are stored by ``get_or_compute_snapshot`` for
 review; ``trend`` reads published weeks and computes the others on the fly without storing.
+Finished weeks computed on the fly may be kept in a ``WeekCache`` (the web page does), so a
+page view does not rescan twelve weeks of incidents when nobody published them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +28,14 @@ from rating.scoring import (
     score_units,
 )
 from rating.serialize import from_payload, to_payload
+from rating.trend import TREND_WEEKS, Trend, TrendLine, WeekCache, build_trend
 from rating.weeks import shift_week, week_bounds
 
 __all__ = [
     "DEPARTMENT_SCOPE",
     "Trend",
     "TrendLine",
+    "WeekCache",
     "compute_week",
     "get_or_compute_snapshot",
     "publish_snapshot",
@@ -40,41 +44,6 @@ __all__ = [
 
 DEPARTMENT_SCOPE = "department"
 _HOUR = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class TrendLine:
-    """One department's index (None: no place that week) over the trend weeks."""
-
-    code: str
-    department: str
-    index: tuple[float | None, ...]
-    rank: tuple[int | None, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Trend:
-    """Index per week per department; ``published`` tells stored weeks from computed ones."""
-
-    weeks: tuple[str, ...]
-    published: tuple[bool, ...]
-    lines: tuple[TrendLine, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data for the web page and the CLI."""
-        return {
-            "weeks": list(self.weeks),
-            "published": list(self.published),
-            "departments": [
-                {
-                    "code": line.code,
-                    "department": line.department,
-                    "index": [None if v is None else round(v, 1) for v in line.index],
-                    "rank": list(line.rank),
-                }
-                for line in self.lines
-            ],
-        }
 
 
 def _cells(
@@ -151,37 +120,83 @@ def _compute(
     )
 
 
+def _finished_week(
+    session: Session,
+    *,
+    week: str,
+    calendar: WorkCalendar,
+    config: RatingConfig,
+    now: datetime,
+    cache: WeekCache | None,
+) -> RatingResult:
+    """``_compute`` through ``cache`` when the week is over (a running week is never kept)."""
+    _, end = week_bounds(week, calendar.tz)
+    if cache is None or now < end:
+        return _compute(session, week=week, calendar=calendar, config=config, now=now)
+    key = (week, str(calendar.tz), config)
+    found = cache.get(key, now=now)
+    if found is None:
+        found = _compute(session, week=week, calendar=calendar, config=config, now=now)
+        cache.put(key, found, now=now)
+    return found
+
+
 def _previous_ranks(
-    session: Session, *, week: str, calendar: WorkCalendar, config: RatingConfig, now: datetime
+    session: Session,
+    *,
+    week: str,
+    calendar: WorkCalendar,
+    config: RatingConfig,
+    now: datetime,
+    cache: WeekCache | None,
 ) -> dict[str, int | None]:
     """Ranks of ``week``: from its published snapshot, else computed on the fly."""
     stored = repo.published_snapshots(session, weeks=[week], scope=DEPARTMENT_SCOPE).get(week)
     if stored is not None:
         result = from_payload(stored.payload)
     else:
-        result = _compute(session, week=week, calendar=calendar, config=config, now=now)
+        result = _finished_week(
+            session, week=week, calendar=calendar, config=config, now=now, cache=cache
+        )
     return {unit.key: unit.rank for unit in result.units}
 
 
 def compute_week(
-    session: Session, *, week: str, calendar: WorkCalendar, weights: RatingConfig, now: datetime
+    session: Session,
+    *,
+    week: str,
+    calendar: WorkCalendar,
+    weights: RatingConfig,
+    now: datetime,
+    cache: WeekCache | None = None,
 ) -> RatingResult:
-    """The department rating of ISO ``week`` as of ``now``, with rank changes; stores nothing."""
+    """The department rating of ISO ``week`` as of ``now``, with rank changes; stores nothing.
+
+    ``week`` itself is always computed afresh; ``cache`` may serve the previous week.
+    """
     result = _compute(session, week=week, calendar=calendar, config=weights, now=now)
     previous = _previous_ranks(
-        session, week=shift_week(week, -1), calendar=calendar, config=weights, now=now
+        session, week=shift_week(week, -1), calendar=calendar, config=weights, now=now, cache=cache
     )
     return replace(result, units=tuple(apply_previous_ranks(units=result.units, previous=previous)))
 
 
 def get_or_compute_snapshot(
-    session: Session, *, week: str, calendar: WorkCalendar, weights: RatingConfig, now: datetime
+    session: Session,
+    *,
+    week: str,
+    calendar: WorkCalendar,
+    weights: RatingConfig,
+    now: datetime,
+    cache: WeekCache | None = None,
 ) -> RatingResult:
     """The published snapshot of ``week`` as stored; otherwise compute and store a draft."""
     stored = repo.get_snapshot(session, week=week, scope=DEPARTMENT_SCOPE)
     if stored is not None and stored.published_at is not None:
         return from_payload(stored.payload)
-    result = compute_week(session, week=week, calendar=calendar, weights=weights, now=now)
+    result = compute_week(
+        session, week=week, calendar=calendar, weights=weights, now=now, cache=cache
+    )
     saved = repo.save_snapshot(
         session,
         week=week,
@@ -222,29 +237,33 @@ def trend(
     calendar: WorkCalendar,
     weights: RatingConfig,
     now: datetime,
-    weeks: int = 12,
+    weeks: int = TREND_WEEKS,
+    known: Mapping[str, RatingResult] | None = None,
+    cache: WeekCache | None = None,
 ) -> Trend:
-    """Index per department over ``weeks`` weeks ending with ``week`` (published or computed)."""
+    """Index per department over ``weeks`` weeks ending with ``week``.
+
+    Per week, the first that applies: its published snapshot; a result the caller already
+    has (``known``, e.g. the week the page shows); nothing when no incident had arrived by
+    the week's end (every department would lack data, so the scan is skipped); a
+    computation on the fly, through ``cache`` for finished weeks. Nothing is stored.
+    """
     labels = [shift_week(week, offset) for offset in range(1 - weeks, 1)]
     labels = [w for w in labels if week_bounds(w, calendar.tz)[0] <= now]
     stored = repo.published_snapshots(session, weeks=labels, scope=DEPARTMENT_SCOPE)
-    results = [
-        from_payload(stored[w].payload)
-        if w in stored
-        else _compute(session, week=w, calendar=calendar, config=weights, now=now)
-        for w in labels
-    ]
-    names: dict[str, str] = {}
-    for result in results:
-        names.update((unit.key, unit.name) for unit in result.units)
-    by_week = [{unit.key: unit for unit in result.units} for result in results]
-    lines = tuple(
-        TrendLine(
-            code=code,
-            department=name,
-            index=tuple(units[code].index if code in units else None for units in by_week),
-            rank=tuple(units[code].rank if code in units else None for units in by_week),
-        )
-        for code, name in sorted(names.items(), key=lambda item: item[1])
-    )
-    return Trend(weeks=tuple(labels), published=tuple(w in stored for w in labels), lines=lines)
+    first = repo.first_received_at(session)
+    results: list[RatingResult | None] = []
+    for label in labels:
+        if label in stored:
+            results.append(from_payload(stored[label].payload))
+        elif known and label in known:
+            results.append(known[label])
+        elif first is None or week_bounds(label, calendar.tz)[1] <= first:
+            results.append(None)
+        else:
+            results.append(
+                _finished_week(
+                    session, week=label, calendar=calendar, config=weights, now=now, cache=cache
+                )
+            )
+    return build_trend(weeks=labels, results=results, published=[w in stored for w in labels])

@@ -26,6 +26,7 @@ from web.auth import (
     can,
     csrf_valid,
 )
+from web.memo import Memo
 from web.repository.scope import IncidentScope
 
 
@@ -40,6 +41,7 @@ class WebContext:
     login_limiter: RateLimiter
     report_limiter: RateLimiter
     track_limiter: RateLimiter
+    memo: Memo
 
     @property
     def intake_settings(self) -> IntakeSettings:
@@ -73,6 +75,7 @@ def build_web_context(settings: Settings) -> WebContext:
         login_limiter=RateLimiter(limit=5, window_seconds=15 * 60),
         report_limiter=RateLimiter(limit=5, window_seconds=60 * 60),
         track_limiter=RateLimiter(limit=60, window_seconds=60),
+        memo=Memo(settings.web_cache_seconds),
     )
 
 

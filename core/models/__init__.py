@@ -6,6 +6,7 @@ from core.models.incidents import (
     OPEN_STATUSES,
     Answer,
     CitizenFeedback,
+    FeedbackRequest,
     Incident,
     IncidentEvent,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "CitizenFeedback",
     "Classification",
     "Department",
+    "FeedbackRequest",
     "Incident",
     "IncidentEvent",
     "JobRun",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, desc, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, desc, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -22,6 +22,7 @@ INCIDENT_STATUSES = (
     "reopened",
 )
 OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "paused", "reopened")
+OPEN_PREDICATE = "status IN ('new', 'assigned', 'in_progress', 'answered', 'paused', 'reopened')"
 QUEUE_PREDICATE = (
     "status IN ('new', 'reopened') OR (needs_review IS true AND status IN "
     "('new', 'assigned', 'in_progress', 'answered', 'paused', 'reopened'))"
@@ -38,6 +39,16 @@ class Incident(Base):
         Index("ix_incidents_block_received", "block_code", "received_at"),
         # Newest-first pages order by (received_at, id): deep pages need no extra sort.
         Index("ix_incidents_received_id", "received_at", "id"),
+        # Open incidents newest first (the dashboard's map, deadline counts): a partial
+        # index, so the two-year archive of finished incidents is never walked.
+        Index(
+            "ix_incidents_open_received",
+            "received_at",
+            # Counts by block, status, deadline or settlement read the index alone.
+            postgresql_include=["block_code", "status", "due_at", "settlement"],
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
         # The triage queue in its order (urgent first, nearest deadline); partial, so it
         # holds the few queued incidents, not the archive. The predicate is the one of
         # web.repository.incidents.queue_clause, written out literally (see there).
@@ -128,3 +139,34 @@ class CitizenFeedback(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackRequest(Base):
+    """Where the citizen was asked «Проблема решена?» outside Telegram and the web.
+
+    `ref` is what a reply points back at: the VK comment that asked (`comment-G_P_C`) or the
+    Message-ID of the reply letter. `thread` is the VK post, for replies that do not quote
+    the question. `author_id` / `contact` name the person asked: only they may answer.
+    `verdict` / `answered_at`: their latest verdict to this question (a repeat is not counted).
+    """
+
+    __tablename__ = "feedback_requests"
+    __table_args__ = (
+        UniqueConstraint("channel", "ref"),
+        Index("ix_feedback_requests_thread", "thread"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20))  # vk | email
+    ref: Mapped[str] = mapped_column(String(200))
+    thread: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[str | None] = mapped_column(String(80))
+    contact: Mapped[str | None] = mapped_column(String(300))
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verdict: Mapped[str | None] = mapped_column(String(10))
+    answered_at: Mapped[datetime | None]

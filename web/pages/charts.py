@@ -1,4 +1,4 @@
-"""Pure helpers for server-side SVG: daily bins, bar geometry, spikes, map projection."""
+"""Pure helpers for server-side SVG: daily bins, bar and line geometry, spikes, map projection."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from rating.trend import runs
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,66 @@ def horizontal_bars(
         Bar(0, i * row + 3, width * (value or 0) / top, row - 6, value or 0, label)
         for i, (value, label) in enumerate(zip(values, labels, strict=True))
     ]
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    """A known value of a line chart; ``solid`` False draws it hollow (preliminary)."""
+
+    x: float
+    y: float
+    value: float
+    label: str
+    solid: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class LinePlot:
+    """A line chart with gaps: polylines (``points`` attributes), markers and axis ticks."""
+
+    segments: list[str]
+    points: list[LinePoint]
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, float]]
+
+
+def line_plot(
+    values: Sequence[float | None],
+    labels: Sequence[str],
+    *,
+    box: tuple[float, float, float, float],
+    solid: Sequence[bool] | None = None,
+    top: float = 100.0,
+    ticks: Sequence[float] = (0, 50, 100),
+) -> LinePlot:
+    """Geometry of one series on 0..top in box (left, top, width, height), y growing down.
+
+    None is a gap: the line breaks there and no marker is drawn, so a week without data
+    never looks like a zero. Every known value gets a marker, which keeps a lone value
+    between two gaps visible.
+    """
+    left, upper, width, height = box
+    step = width / max(len(values), 1)
+
+    def x_of(position: int) -> float:
+        return round(left + step * (position + 0.5), 1)
+
+    def y_of(value: float) -> float:
+        return round(upper + height * (1 - min(max(value, 0.0), top) / top), 1)
+
+    flags = list(solid) if solid is not None else [True] * len(values)
+    found = runs(values)
+    return LinePlot(
+        segments=[
+            " ".join(f"{x_of(i)},{y_of(v)}" for i, v in run) for run in found if len(run) > 1
+        ],
+        points=[
+            LinePoint(x_of(i), y_of(v), v, labels[i], flags[i], i) for run in found for i, v in run
+        ],
+        x_ticks=[(x_of(i), label) for i, label in enumerate(labels)],
+        y_ticks=[(y_of(t), t) for t in ticks],
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.models import OPEN_STATUSES
 from web.deps import Ctx, CurrentUser, DbSession, Scope, require
+from web.memo import Memo
 from web.pages import charts
 from web.pages.common import PER_PAGE, pages_for, render
 from web.repository import dashboard as repo
@@ -89,19 +90,24 @@ def _map(session: Any, scope: IncidentScope) -> dict[str, Any] | None:
     }
 
 
-def _grid(session: Any, scope: IncidentScope) -> list[dict[str, Any]]:
-    counts = repo.counts_by_block_status(session, scope=scope)
+def _grid(session: Any, scope: IncidentScope, memo: Memo) -> list[dict[str, Any]]:
+    """Open incidents by block and status (fresh) beside all-time totals (memoized)."""
+    counts = repo.open_by_block_status(session, scope=scope)
+    totals = memo.get(
+        ("totals_by_block", scope), lambda: repo.totals_by_block(session, scope=scope)
+    )
     grid = []
     for block in reference.block_choices(session, active_only=False):
         by_status = counts.get(block.value, {})
-        open_count = sum(n for s, n in by_status.items() if s in OPEN_STATUSES)
+        open_count = sum(by_status.values())
         grid.append(
             {
                 "code": block.value,
                 "name": block.label,
                 "open": open_count,
                 "by": by_status,
-                "total": sum(by_status.values()),
+                # The memo may be up to MCU_WEB_CACHE_SECONDS older than the open counts.
+                "total": max(totals.get(block.value, 0), open_count),
             }
         )
     return grid
@@ -122,12 +128,16 @@ def dashboard(
     data = {
         "user": user,
         "incidents": rows,
-        "grid": _grid(session, scope),
+        "grid": _grid(session, scope, ctx.memo),
         "overdue": repo.overdue_now(session, scope=scope, now=now),
         "due_today": repo.due_between(session, scope=scope, start=max(start, now), end=end),
         "total": total,
         "capped": total > inc_repo.COUNT_CAP,
-        "messages": repo.messages_total(session) if scope.everything else None,
+        "messages": (
+            ctx.memo.get("messages_total", lambda: repo.messages_total(session))
+            if scope.everything
+            else None
+        ),
         "flow": _flow(session, scope, now, ctx.tz),
         "map": _map(session, scope),
         "page": page,

@@ -29,7 +29,13 @@ def label_messages(
     session: Session, *, incident: Incident, block: str, user: User, now: datetime
 ) -> int:
     """Store the operator's label for the incident's messages; returns how many."""
-    messages = repo.incident_messages(session, incident_id=incident.id)
+    # A citizen's «Да, спасибо» to «Проблема решена?» is linked to the incident but says
+    # nothing about its block: it must not become a training example.
+    messages = [
+        m
+        for m in repo.incident_messages(session, incident_id=incident.id)
+        if not (m.extra or {}).get("feedback")
+    ]
     for message in messages[:MAX_EXAMPLES_PER_INCIDENT]:
         repo.store_correction(session, message=message, block=block, user_id=user.id, now=now)
     return min(len(messages), MAX_EXAMPLES_PER_INCIDENT)

@@ -8,19 +8,19 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import OPEN_STATUSES, Incident, Message, Settlement
+from core.models import Incident, Message, Settlement
+from web.repository.incidents import open_clause
 from web.repository.scope import IncidentScope
 
 RECENT_ROWS_CAP = 200_000
 MAP_POINTS_CAP = 3_000
 
 
-def counts_by_block_status(session: Session, *, scope: IncidentScope) -> dict[str, dict[str, int]]:
-    """Block code → status → number of incidents."""
-    # count(*), not count(id): PostgreSQL answers from ix_incidents_block_status alone.
+def open_by_block_status(session: Session, *, scope: IncidentScope) -> dict[str, dict[str, int]]:
+    """Block code → open status → number of incidents (from the partial index of open ones)."""
     stmt = (
         select(Incident.block_code, Incident.status, func.count())
-        .where(scope.clause())
+        .where(scope.clause(), open_clause())
         .group_by(Incident.block_code, Incident.status)
     )
     result: dict[str, dict[str, int]] = {}
@@ -29,19 +29,24 @@ def counts_by_block_status(session: Session, *, scope: IncidentScope) -> dict[st
     return result
 
 
+def totals_by_block(session: Session, *, scope: IncidentScope) -> dict[str, int]:
+    """Block code → incidents of every status since the start (a scan of the archive)."""
+    # count(*), not count(id): PostgreSQL answers from ix_incidents_block_status alone.
+    stmt = select(Incident.block_code, func.count()).where(scope.clause())
+    return {block: int(n) for block, n in session.execute(stmt.group_by(Incident.block_code))}
+
+
 def overdue_now(session: Session, *, scope: IncidentScope, now: datetime) -> int:
     """Open incidents whose nearest deadline has passed."""
-    stmt = select(func.count(Incident.id)).where(
-        scope.clause(), Incident.status.in_(OPEN_STATUSES), Incident.due_at < now
-    )
+    stmt = select(func.count()).where(scope.clause(), open_clause(), Incident.due_at < now)
     return session.scalar(stmt) or 0
 
 
 def due_between(session: Session, *, scope: IncidentScope, start: datetime, end: datetime) -> int:
     """Open incidents whose nearest deadline falls in [start, end)."""
-    stmt = select(func.count(Incident.id)).where(
+    stmt = select(func.count()).where(
         scope.clause(),
-        Incident.status.in_(OPEN_STATUSES),
+        open_clause(),
         Incident.due_at >= start,
         Incident.due_at < end,
     )
@@ -85,8 +90,8 @@ def settlements_with_coords(session: Session) -> list[Place]:
 def open_by_settlement(session: Session, *, scope: IncidentScope) -> dict[str, int]:
     """Open incidents per settlement name."""
     stmt = (
-        select(Incident.settlement, func.count(Incident.id))
-        .where(scope.clause(), Incident.status.in_(OPEN_STATUSES), Incident.settlement.is_not(None))
+        select(Incident.settlement, func.count())
+        .where(scope.clause(), open_clause(), Incident.settlement.is_not(None))
         .group_by(Incident.settlement)
     )
     return {name: int(count) for name, count in session.execute(stmt) if name}
@@ -98,7 +103,7 @@ def open_points(session: Session, *, scope: IncidentScope) -> list[tuple[int, fl
         select(Incident.id, Incident.lat, Incident.lon, Incident.urgent)
         .where(
             scope.clause(),
-            Incident.status.in_(OPEN_STATUSES),
+            open_clause(),
             Incident.lat.is_not(None),
             Incident.lon.is_not(None),
         )

@@ -110,11 +110,19 @@ def queue_clause() -> ColumnElement[bool]:
 _QUEUE = queue_clause()  # clause objects are immutable: built once, reused by every query
 
 
+def open_clause() -> ColumnElement[bool]:
+    """Open incidents: the predicate of the partial index `ix_incidents_open_received`."""
+    return Incident.status.in_(_inline("open_only", OPEN_STATUSES))
+
+
+_OPEN = open_clause()
+
+
 def _status_clause(status: str) -> ColumnElement[bool] | None:
     if status == "queue":
         return _QUEUE
     if status == "open":
-        return Incident.status.in_(OPEN_STATUSES)
+        return _OPEN
     return Incident.status == status if status else None
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,3 +58,33 @@ def test_weekly_job_runs_once_and_messages_the_head(
     )
     assert "Рейтинг отделов за неделю 2026-W47" in message.text
     assert "https://mcu.example.ru/rating?week=2026-W47" in message.text
+
+
+def test_two_workers_racing_on_monday_send_one_report(
+    app_ctx: AppContext, seeded_session: Session
+) -> None:
+    """Both workers' schedulers fire at 09:00: the unique job-run row lets one through.
+
+    Threads stand in for the two processes: each has its own connection, and the guarantee
+    lives in the database (the second insert waits on the first's unique key, then fails).
+    """
+    if app_ctx.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; SQLite has a single writer")
+    ensure_demo_users(seeded_session)
+    seeded_session.commit()
+    start = threading.Barrier(2)
+
+    def worker() -> dict[str, object]:
+        start.wait(timeout=30)
+        return run_once_per_occurrence(
+            app_ctx, "weekly_rating", "2026-W47", pipeline.weekly_rating, now=MONDAY_9
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [f.result(timeout=120) for f in [pool.submit(worker) for _ in range(2)]]
+    assert sorted("skipped" in r for r in results) == [False, True]
+    seeded_session.expire_all()
+    alerts = seeded_session.scalars(select(AlertOutbox).where(AlertOutbox.kind == "weekly_rating"))
+    assert len(list(alerts)) == 1
+    runs = seeded_session.scalars(select(JobRun.status).where(JobRun.job == "weekly_rating"))
+    assert list(runs) == ["done"]

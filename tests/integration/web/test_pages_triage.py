@@ -205,3 +205,30 @@ def test_noise_queue_confirms_noise_or_opens_an_incident(web: Web) -> None:
     assert labels == {rescued.id: "housing", noise.id: "other"}
     assert "Отложенных сообщений нет" in web.client.get("/triage/noise").text
     assert web.post(f"/triage/noise/{noise.id}", {"block": "other"}).status_code == 404
+
+
+def test_a_citizen_verdict_linked_to_the_incident_is_not_a_training_example(web: Web) -> None:
+    """«Да, спасибо» to «Проблема решена?» says nothing about the block of the incident."""
+    queue = web.world.incidents["queue"]
+    session = web.world.session
+    original = session.scalars(select(Message).where(Message.incident_id == queue.id)).one()
+    now = datetime.now(UTC)
+    session.add(
+        Message(
+            source_id=original.source_id,
+            external_id="verdict-1",
+            author_name=original.author_name,
+            text="Да, спасибо",
+            created_at=now,
+            received_at=now,
+            status="linked",
+            incident_id=queue.id,
+            extra={"feedback": {"verdict": "yes"}},
+        )
+    )
+    session.commit()
+    web.login("operator")
+    response = web.post(f"/triage/{queue.id}/block", {"block": "housing", "back": "/triage"})
+    assert response.status_code == 303
+    texts = list(session.scalars(select(TrainingExample.text)))
+    assert texts == [original.text]
