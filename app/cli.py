@@ -65,8 +65,10 @@ def worker(
 ) -> None:
     """Фоновые задачи: сбор, классификация, сроки, эскалация, рейтинг."""
     from app.context import build_context
+    from app.runtime import configure_logging
     from app.scheduler import run_all_once, run_forever
 
+    configure_logging()
     ctx = build_context()
     if once:
         for name, result in run_all_once(ctx).items():

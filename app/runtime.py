@@ -18,6 +18,15 @@ from core.seed import seed_reference
 console = Console()
 
 
+def configure_logging() -> None:
+    """Our INFO lines (what each job did) on stderr; chatty libraries only from WARNING."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # APScheduler logs every run at INFO (our jobs log what they did themselves); fontTools
+    # logs every table it prunes while fpdf2 subsets the fonts of a PDF report.
+    for noisy in ("apscheduler", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def prepare(*, load_demo_data: bool = True) -> AppContext:
     """Migrate, seed from config/, train the classifier if missing, load the demo once."""
     ctx = build_context(require_schema=False)
@@ -48,9 +57,7 @@ def serve(ctx: AppContext, *, host: str, port: int, with_scheduler: bool) -> Non
     """Serve the web UI and API; optionally run the background jobs in this process."""
     from web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # APScheduler logs every run at INFO; our jobs log what they did themselves.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging()
     scheduler = None
     if with_scheduler:
         from app.scheduler import start_background
@@ -67,7 +74,7 @@ def serve(ctx: AppContext, *, host: str, port: int, with_scheduler: bool) -> Non
 
 def serve_workers(ctx: AppContext, *, host: str, port: int, workers: int) -> None:
     """Serve the web UI and API from several processes (no background jobs here)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     _banner(ctx, host, port)
     ctx.engine.dispose()  # every worker builds its own engine from the same MCU_* settings
     run_server("app.server:web_app", host=host, port=port, workers=workers, factory=True)
