@@ -7,14 +7,11 @@ MCU_REQUIRE_POSTGRES=1 (CI), where unreachable PostgreSQL fails the run.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from config.reference import ReferenceConfig, load_reference
@@ -23,40 +20,9 @@ from core import migrate
 from core.db import make_engine, session_factory
 from core.models import Base
 from core.seed import seed_reference
+from tests.pg import private_schema
 
-PG_URL = os.environ.get(
-    "MCU_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_PG = os.environ.get("MCU_REQUIRE_POSTGRES") == "1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_SCHEMAS: dict[int, str] = {}
-
-
-def _postgres_engine() -> tuple[Engine | None, str]:
-    """An engine on a private schema of the test database, or None and the reason."""
-    schema = f"mcu_test_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        return None, f"PostgreSQL недоступен по {PG_URL}: {str(exc.orig).strip()[:200]}"
-    admin.dispose()
-    url = make_engine(PG_URL).url.update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = make_engine(url.render_as_string(hide_password=False))
-    _SCHEMAS[id(engine)] = schema
-    return engine, ""
-
-
-def _drop_schema(engine: Engine) -> None:
-    schema = _SCHEMAS.pop(id(engine), None)
-    engine.dispose()
-    if schema:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -67,19 +33,13 @@ def db_engine(
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "test.db"
         engine = make_engine(f"sqlite:///{path}")
-    else:
-        maybe, reason = _postgres_engine()
-        if maybe is None:
-            if REQUIRE_PG:
-                pytest.fail(f"MCU_REQUIRE_POSTGRES=1: {reason}")
-            pytest.skip(reason)
-        engine = maybe
-    migrate.upgrade(engine)
-    yield engine
-    if request.param == "postgresql":
-        _drop_schema(engine)
-    else:
+        migrate.upgrade(engine)
+        yield engine
         engine.dispose()
+        return
+    with private_schema("mcu_test") as engine:
+        migrate.upgrade(engine)
+        yield engine
 
 
 def _wipe(engine: Engine) -> None:

@@ -13,10 +13,8 @@ reflection drops DESC).
 
 from __future__ import annotations
 
-import os
 import pprint
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,7 @@ from sqlalchemy import JSON, Connection, Engine, text
 
 from core.db import make_engine
 from core.models import Base
-
-PG_URL = os.environ.get(
-    "MCU_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.pg import private_schema
 
 
 def _compare_json_default(
@@ -95,25 +90,15 @@ def index_definitions(connection: Connection) -> dict[str, str]:
 @pytest.fixture
 def model_engine(db_engine: Engine, tmp_path: Path) -> Iterator[Engine]:
     """A database of the same backend made straight from the models by create_all."""
-    schema = ""
     if db_engine.dialect.name == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'models.db'}")
-    else:
-        schema = f"mcu_models_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = make_engine(PG_URL).url.update_query_dict({"options": f"-csearch_path={schema}"})
-        engine = make_engine(url.render_as_string(hide_password=False))
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    if schema:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    with private_schema("mcu_models") as engine:
+        Base.metadata.create_all(engine)
+        yield engine
 
 
 def test_migrated_schema_has_no_drift_from_the_models(db_engine: Engine) -> None:

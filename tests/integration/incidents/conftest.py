@@ -7,8 +7,6 @@ rules, SLA policies and sources, and returns their ids.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,7 +14,6 @@ from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.calendar import WorkCalendar
@@ -35,11 +32,8 @@ from core.models import (
 )
 from incidents.escalation import EscalationSettings
 from incidents.intake import IntakeSettings
+from tests.pg import private_schema
 
-PG_URL = os.environ.get(
-    "MCU_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_PG = os.environ.get("MCU_REQUIRE_POSTGRES") == "1"
 TZ = "Asia/Vladivostok"
 CALENDAR = {
     "work_hours": {
@@ -79,43 +73,20 @@ ASSIGNMENT = {
 }
 
 
-def _postgres_engine() -> tuple[Engine | None, str, str]:
-    schema = f"mcu_incidents_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        return None, schema, f"PostgreSQL недоступен по {PG_URL}: {str(exc.orig).strip()[:200]}"
-    finally:
-        admin.dispose()
-    url = make_engine(PG_URL).url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return make_engine(url.render_as_string(hide_password=False)), schema, ""
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def incident_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     """A schema made by create_all, once per backend per session."""
-    schema = ""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('incidents') / 'test.db'}")
-    else:
-        maybe, schema, reason = _postgres_engine()
-        if maybe is None:
-            if REQUIRE_PG:
-                pytest.fail(f"MCU_REQUIRE_POSTGRES=1: {reason}")
-            pytest.skip(reason)
-        engine = maybe
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    if schema:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    with private_schema("mcu_incidents") as engine:
+        Base.metadata.create_all(engine)
+        yield engine
 
 
 def _wipe(engine: Engine) -> None:

@@ -5,42 +5,24 @@ The rows are inserted by hand in each test, so nothing here depends on seeding.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.calendar import WorkCalendar
 from core.db import make_engine, session_factory
 from core.models import Base
+from tests.pg import private_schema
 
-PG_URL = os.environ.get(
-    "MCU_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CALENDAR_YAML = Path(__file__).resolve().parents[3] / "config" / "calendar.yaml"
 
 
 def _pg_session() -> Iterator[Session]:
     """A session on a private, freshly created PostgreSQL schema (dropped afterwards)."""
-    schema = f"rating_test_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("MCU_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL недоступен по {PG_URL}: {exc.orig}")
-        pytest.skip(f"PostgreSQL недоступен по {PG_URL}: {str(exc.orig).strip()[:200]}")
-    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
+    with private_schema("rating_test") as engine:
         Base.metadata.create_all(engine)
         session = session_factory(engine)()
         try:
@@ -48,11 +30,6 @@ def _pg_session() -> Iterator[Session]:
         finally:
             session.rollback()
             session.close()
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
