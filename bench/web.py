@@ -11,7 +11,7 @@ comes from a minimal HTTP/1.1 client (`--client httpx` for the old one, whose ~5
 per request on a 2-core machine mostly measured itself). Prints figures, asserts nothing;
 the schema is dropped at the end unless --keep (and --reuse measures a kept one).
 
-    .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500] [--think 1]
+    .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500] [--think 1 0.25]
         [--workers 2] [--client raw|httpx] [--keep] [--reuse]
 """
 
@@ -320,6 +320,8 @@ async def hammer(
 
     async def worker(get: Get, close: Callable[[], None]) -> None:
         nonlocal left, errors
+        if think:  # people do not all click at the same instant: spread the first requests
+            await asyncio.sleep(think * pause.uniform(0, 1))
         while left > 0:
             left -= 1
             started = time.perf_counter()
@@ -372,16 +374,18 @@ async def _table(
               f"{_pct(latencies, 0.99):8.1f} {len(latencies) / wall:7.1f}")  # fmt: skip
 
 
-async def measure(base: str, n: int, clients: int, requests: int, kind: str, think: float) -> None:
+async def measure(
+    base: str, n: int, clients: int, requests: int, kind: str, thinks: list[float]
+) -> None:
     """Warm up, then measure every endpoint under both load models and print tables."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
         await login(client)
         getters = _getters(client, kind, clients, base)
-        if think:
-            print(f"\n{clients} clients, each pausing 0.5–1.5 × {think:g} s between requests "
-                  f"(people at work; ≈{clients / think:.0f} req/s offered):")  # fmt: skip
-            await _table(getters, n, requests, think)
+        for pause in (t for t in thinks if t > 0):
+            print(f"\n{clients} clients, each pausing 0.5–1.5 × {pause:g} s between requests "
+                  f"(people at work; ≈{clients / pause:.0f} req/s offered):")  # fmt: skip
+            await _table(getters, n, requests, pause)
         print(f"\n{clients} clients back to back (saturation):")
         await _table(getters, n, requests, 0.0)
         for name, path in endpoints(n):
@@ -409,8 +413,8 @@ def main() -> int:
         "--client", choices=("raw", "httpx"), default="raw", help="HTTP client of the load"
     )
     parser.add_argument(
-        "--think", type=float, default=1.0,
-        help="mean pause of a client between requests in s for the first table (0: skip it)",
+        "--think", type=float, nargs="+", default=[1.0, 0.25],
+        help="mean pauses of a client between requests in s, one table each (0: none)",
     )  # fmt: skip
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
