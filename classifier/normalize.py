@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from functools import cache, lru_cache
-from typing import Any
+from functools import lru_cache
+
+# morph_analyzer is imported from here by other modules too.
+from classifier.morph import best_normal_form, morph_analyzer
 
 URL_TOKEN = "<url>"
 EMAIL_TOKEN = "<email>"
@@ -206,19 +208,11 @@ def tokenize(normalized: str) -> list[str]:
     return _TOKEN.findall(normalized)
 
 
-@cache
-def morph_analyzer() -> Any:
-    """The process-wide pymorphy3 analyzer, created on first use (~0.3 s, ~20 MB)."""
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer()
-
-
 def parse_lemma(word: str) -> str:
     """Normal form of one lowercase word (masks, numbers and Latin words are kept); uncached."""
     if not word or word[0] in "<0123456789" or word.isascii():
         return word
-    return str(morph_analyzer().parse(word)[0].normal_form).replace("ё", "е")
+    return best_normal_form(word).replace("ё", "е")
 
 
 lemma = lru_cache(maxsize=200_000)(parse_lemma)

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+import numpy as np
+
 from classifier.normalize import MASK_TOKENS, is_known_word
 
 EMPTY = "empty_text"
@@ -91,25 +93,59 @@ def _dictionary_verdict(masked: str) -> list[str]:
     return []
 
 
+def token_counts(token: str) -> int:
+    """Letters, Cyrillic letters, long words and known long words of one token; 20 bits each."""
+    if token in MASK_TOKENS:
+        return 0  # masks are blanked before counting
+    if _CYRILLIC_WORD.fullmatch(token):  # most tokens: one Cyrillic word
+        n = len(token)
+        long_word = n >= 3
+        return n | n << 20 | long_word << 40 | (long_word and is_known_word(token)) << 60
+    letters = len(_LETTER.findall(token))
+    cyrillic = len(_CYRILLIC.findall(token))
+    words = _WORD.findall(token)
+    known = sum(map(is_known_word, words))
+    return letters | cyrillic << 20 | len(words) << 40 | known << 60
+
+
+def token_count_fields(tokens: Sequence[str]) -> np.ndarray:
+    """token_counts of many tokens as an (n, 4) uint32 array, one column per field."""
+    packed = [token_counts(t) for t in tokens]
+    return np.array(
+        [[(c >> shift) & _FIELD_MAX for shift in _FIELDS] for c in packed], dtype=np.uint32
+    ).reshape(len(tokens), len(_FIELDS))
+
+
+def remember_token_counts(tokens: Sequence[str], fields: np.ndarray) -> None:
+    """Take token_count_fields computed earlier (shipped with a model) as known counts."""
+    low = fields[:, 0].astype(np.uint64)
+    for column, shift in zip(fields.T[1:3], _FIELDS[1:3], strict=True):
+        low |= column.astype(np.uint64) << np.uint64(shift)
+    # The top field would pass 64 bits: Python ints from here on.
+    packed = [
+        lo | k << _FIELDS[3] for lo, k in zip(low.tolist(), fields[:, 3].tolist(), strict=True)
+    ]
+    if len(_TOKEN_COUNTS) + len(packed) > _MAX_REMEMBERED:
+        _TOKEN_COUNTS.clear()
+    _TOKEN_COUNTS.update(zip(tokens, packed, strict=True))
+
+
+# What token_counts reads besides its own code and the dictionary: shipped counts are used
+# only while all of it is unchanged (classifier/rule_seeds.py).
+COUNTS_DEFINITION = (
+    _FIELDS,
+    MASK_TOKENS,
+    *(p.pattern for p in (_CYRILLIC_WORD, _LETTER, _CYRILLIC, _WORD)),
+)
+
+
 class _TokenCounts(dict[str, int]):
-    """Per token: letters, Cyrillic letters, long words, known long words; 20 bits each."""
+    """token_counts per token, remembered across messages."""
 
     def __missing__(self, token: str) -> int:
         if len(self) >= _MAX_REMEMBERED:
             self.clear()
-        if token in MASK_TOKENS:
-            counts = 0  # masks are blanked before counting
-        elif _CYRILLIC_WORD.fullmatch(token):  # most tokens: one Cyrillic word
-            words = [token] if len(token) >= 3 else []
-            n = len(token)
-            counts = n | n << 20 | len(words) << 40 | sum(map(is_known_word, words)) << 60
-        else:
-            letters = len(_LETTER.findall(token))
-            cyrillic = len(_CYRILLIC.findall(token))
-            words = _WORD.findall(token)
-            known = sum(map(is_known_word, words))
-            counts = letters | cyrillic << 20 | len(words) << 40 | known << 60
-        self[token] = counts
+        counts = self[token] = token_counts(token)
         return counts
 
 

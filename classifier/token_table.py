@@ -119,6 +119,11 @@ class TokenTable:
         """Rows shipped with the model (the training vocabulary)."""
         return self._base_rows
 
+    @property
+    def base_tokens(self) -> Sequence[str]:
+        """The tokens of the shipped rows, in row order."""
+        return self._base_tokens
+
     def lookup(self, tokens: Sequence[str], describe: Describe) -> TableView:
         """Row of every token (new tokens are described and added) and the arrays to read."""
         with self._lock:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from functools import reduce
 from operator import or_
 
+import numpy as np
+
 _UTILITY = r"(?:свет\w*|электричеств\w*|электроэнерги\w*|отоплени\w*|тепл[оа]\b|вод\w*|газ[аоу]?\b)"
 _OUTAGE = re.compile(
     r"\b(?:нет|отсутству\w*|отключ\w*|отключил\w*|пропал\w*|без|не дают|не подают)\s+"
@@ -94,7 +96,10 @@ _STEM_GROUPS = (
     (_COLD_WORD, _COLD_STEMS),
     (_THREAT_WORD, _THREAT_STEMS),
 )
-_ALL_STEMS = sorted({stem for _, stems in _STEM_GROUPS for stem in stems}, key=len, reverse=True)
+# Ties by the stem itself: the pattern is then the same in every process (rule_seeds.py).
+_ALL_STEMS = sorted(
+    {stem for _, stems in _STEM_GROUPS for stem in stems}, key=lambda stem: (-len(stem), stem)
+)
 # Stems at the start of a [а-я]+ word, longest first; a matched stem stands for every stem
 # that is a prefix of it, so one pass tells which groups start some word of the text.
 _STEM_AT_WORD_START = re.compile(r"(?<![а-я])(?:" + "|".join(_ALL_STEMS) + ")")
@@ -114,16 +119,33 @@ def _stem_flags(text: str) -> int:
     return flags
 
 
+def token_flags(token: str) -> int:
+    """Which stem groups start some [а-я]+ word of one token (the _STEM_GROUPS flags)."""
+    # A token of Cyrillic letters only is one word: a prefix test rules most of them out.
+    if _CYRILLIC_WORD.fullmatch(token) is not None and not token.startswith(_STEM_TUPLE):
+        return 0
+    return _stem_flags(token)
+
+
+def remember_token_flags(tokens: Sequence[str], flags: np.ndarray) -> None:
+    """Take token_flags computed earlier (shipped with a model) as known flags."""
+    if len(_TOKEN_FLAGS) + len(tokens) > _MAX_REMEMBERED:
+        _TOKEN_FLAGS.clear()
+    _TOKEN_FLAGS.update(zip(tokens, flags.tolist(), strict=True))
+
+
+# What token_flags reads besides its own code: shipped flags are used only while all of it
+# is unchanged (classifier/rule_seeds.py).
+FLAGS_DEFINITION = (_STEM_GROUPS, _STEM_AT_WORD_START.pattern, _CYRILLIC_WORD.pattern)
+
+
 class _TokenFlags(dict[str, int]):
-    """Stem flags of one token, computed once per distinct token."""
+    """token_flags per token, remembered across messages."""
 
     def __missing__(self, token: str) -> int:
         if len(self) >= _MAX_REMEMBERED:
             self.clear()
-        # A token of Cyrillic letters only is one word: a prefix test rules most of them out.
-        plain = _CYRILLIC_WORD.fullmatch(token) is not None
-        flags = 0 if plain and not token.startswith(_STEM_TUPLE) else _stem_flags(token)
-        self[token] = flags
+        flags = self[token] = token_flags(token)
         return flags
 
 
