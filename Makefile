@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/mypy config core classifier incidents rating collectors
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:
