@@ -165,14 +165,15 @@ def _again_when_behind(scheduler: BackgroundScheduler) -> None:
 
 
 def prepare_process(ctx: AppContext) -> None:
-    """Start-up of a worker process: load the model, start its classification helper, and
-    take what is loaded by now out of the garbage collector's full passes."""
-    from app.readahead import read_ahead
+    """Start-up of a worker process: load the model and gazetteer, and take what is loaded by
+    now out of the garbage collector's full passes.
 
-    model = active_classifier(ctx)
+    The classification helper process (app.readahead, a second copy of the model) is not
+    started here: the first full batch — a backlog — starts it, so a quiet install runs one
+    process.
+    """
+    active_classifier(ctx)
     gazetteer(ctx)
-    if model is not None:
-        read_ahead(ctx, model).start()
     # The model, gazetteer and config live as long as the process: gc.freeze keeps every
     # later full collection from walking them again.
     gc.collect()
