@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from incidents.verdict_text import COMMENT_LIMIT, ParsedVerdict, parse_verdict
 
@@ -177,3 +179,17 @@ def test_yo_and_case_do_not_matter() -> None:
 
 def test_none_text() -> None:
     assert parse_verdict(None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_a_verdict_or_none_and_never_raises(text: str) -> None:
+    """Citizens' replies are arbitrary: emoji, NUL bytes, lone surrogates, other scripts."""
+    found = parse_verdict(text)
+    assert found is None or found.verdict in {"yes", "partial", "no"}
+
+
+def test_a_huge_reply_is_read_from_its_start_only() -> None:
+    found = parse_verdict("Нет, " + "яма на месте " * 100_000)
+    assert found is not None and found.verdict == "no"
+    assert found.comment is not None and len(found.comment) < 10_000
