@@ -144,13 +144,14 @@ def process_messages(
         message: Message, values: Classified, batch: intake.IntakeBatch | None
     ) -> intake.IntakeResult:
         cls: intake.ClassificationView
-        if batch is not None:  # one INSERT for the batch at its finish
+        if batch is not None:  # one INSERT for the batch at its finish, statuses too
             batch.save_classification(_classification_row(message, values, model.version))
+            batch.classified(message)
             cls = _view(values)
         else:
             cls = Classification(message_id=message.id, model_version=model.version, **values)
             session.add(cls)
-        message.status = "classified"
+            message.status = "classified"
         return intake.intake_message(
             session,
             message=message,
@@ -169,6 +170,8 @@ def process_messages(
             batch.finish()
     except Exception as exc:  # find the bad message: one savepoint per message
         log.warning("batch of %d failed (%s); retrying one by one", len(pairs), exc)
+        for message in messages:  # the batch set states the rollback undid: read them again
+            session.expire(message)
         results = []
         for message, one in pairs:
             try:

@@ -3,24 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from core.models import Incident, IncidentEvent, User
 from incidents import repository
-
-if TYPE_CHECKING:
-    from incidents.batch import IntakeBatch
+from incidents.rows import IncidentLike
 
 # An alert key, or how to make it from the incident's id (new incidents of a batch get it later).
 AlertKey = str | Callable[[int], str]
 
 
+class Directory(Protocol):
+    """Who works where, looked up once per batch (`incidents.batch.IntakeBatch`)."""
+
+    def department_users(self, department_id: int) -> list[int]: ...
+    def users_with_role(self, role: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one audit event says: the action, the statuses around it, why, and details."""
+
+    action: str
+    from_status: str | None = None
+    to_status: str | None = None
+    reason: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
 def actor_id(actor: User | None) -> int | None:
     """Id of the acting user; None for the system (pipeline, jobs, citizen)."""
     return actor.id if actor is not None else None
+
+
+def event_values(
+    change: Change, *, incident_id: int | None, actor: int | None, at: datetime
+) -> dict[str, Any]:
+    """The column values of an event row (the ORM path and a batch's bulk INSERT alike)."""
+    return {
+        "incident_id": incident_id,
+        "actor_id": actor,
+        "at": at,
+        "action": change.action,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
+        "reason": change.reason,
+        "payload": dict(change.payload),
+    }
 
 
 def record(
@@ -34,23 +67,20 @@ def record(
     to_status: str | None = None,
     reason: str | None = None,
     payload: Mapping[str, Any] | None = None,
-    batch: IntakeBatch | None = None,
 ) -> IncidentEvent:
-    """Append one event to the incident's history (in a batch: written at its finish)."""
+    """Append one event to the incident's history."""
+    change = Change(action, from_status, to_status, reason, payload or {})
+    return record_change(session, incident=incident, change=change, actor=actor, at=at)
+
+
+def record_change(
+    session: Session, *, incident: Incident, change: Change, actor: User | None, at: datetime
+) -> IncidentEvent:
+    """Append the event of a change to the incident's history."""
     event = IncidentEvent(
-        incident_id=incident.id,
-        actor_id=actor_id(actor),
-        at=at,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        payload=dict(payload or {}),
+        **event_values(change, incident_id=incident.id, actor=actor_id(actor), at=at)
     )
-    if batch is not None:
-        batch.add_event(event, incident)
-    else:
-        session.add(event)
+    session.add(event)
     return event
 
 
@@ -59,7 +89,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
-def alert_payload(incident: Incident) -> dict[str, Any]:
+def alert_payload(incident: IncidentLike) -> dict[str, Any]:
     """What the alert formatter needs to write a message about the incident."""
     return {
         "incident_id": incident.id,
@@ -131,24 +161,8 @@ def emit(
     now: datetime,
     urgent: bool | None = None,
     extra: Mapping[str, Any] | None = None,
-    batch: IntakeBatch | None = None,
 ) -> int:
-    """Write the alert rows; returns how many were new (existing dedupe keys are skipped).
-
-    In a batch the rows are written at its finish (with the incident's id) and 0 is returned;
-    what they say (urgency, title, deadline) is taken now.
-    """
-    if batch is not None:
-        batch.add_alerts(
-            incident=incident,
-            kind=kind,
-            user_ids=list(user_ids),
-            key=key if callable(key) else lambda _id: key,
-            now=now,
-            urgent=incident.urgent if urgent is None else urgent,
-            payload=alert_payload(incident) | dict(extra or {}),
-        )
-        return 0
+    """Write the alert rows; returns how many were new (existing dedupe keys are skipped)."""
     rows = alert_rows(
         incident=incident,
         kind=kind,
@@ -162,7 +176,7 @@ def emit(
 
 
 def executors_of(
-    session: Session, *, incident: Incident, batch: IntakeBatch | None = None
+    session: Session, *, incident: IncidentLike, batch: Directory | None = None
 ) -> list[int]:
     """The executor, else the department's executors, else the operators (unrouted queue)."""
     if incident.executor_id is not None:

@@ -1,16 +1,21 @@
-"""A batch of intake: lookups made once, duplicate candidates in memory, writes at the end.
+"""A batch of intake: lookups made once, duplicates decided in memory, writes at the end.
 
 `app.pipeline.process_messages` takes a worker batch through `intake_message` in one
-savepoint with one `IntakeBatch`. The batch looks reference data up once (source kinds,
-SLA policies, routing rules, sector heads, executors), keeps each block's duplicate
-candidates in a `CandidatePool`, and defers the writes: new incidents are inserted together
-at `finish`, which then numbers them, links their messages and writes the events and alert
-rows that name their ids. Until `finish` a new incident has no id or number, and `finish`
-must run in the transaction (savepoint) the batch was made in.
-Without a batch every intake call makes one of its own and finishes it at once.
+savepoint with one `IntakeBatch`; a single message outside a worker batch gets a batch of
+its own. The batch looks reference data up once (source kinds, SLA policies, routing rules,
+sector heads, executors) and keeps each block's duplicate candidates in a `CandidatePool`.
 
-Candidates are read once per block and batch: incidents another worker commits meanwhile are
-not seen until the next batch (duplicate search across concurrent workers was never exact).
+Each message is first only *decided*: it joins a candidate or opens a new incident (a plain
+`IncidentRow`, added to the pools at once). What it changes is queued as a step. `finish`
+then locks every existing incident the batch joins in ONE query (id order, FOR UPDATE on
+PostgreSQL), runs the steps in message order (events and alerts as a message-by-message run
+would write them), gives the new incidents their ids and numbers and writes everything with
+one bulk statement per table (`incidents.repository_bulk`). `finish` must run in the
+transaction (savepoint) the batch was made in.
+
+Candidates are read once per block and batch without a lock: the incidents another process
+commits meanwhile are not seen until the next batch (intake itself runs in one worker at a
+time, see app.jobs), and a joined incident is changed as it is once locked.
 """
 
 from __future__ import annotations
@@ -25,17 +30,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.calendar import WorkCalendar
-from core.models import Classification, Incident, IncidentEvent, Message
+from core.errors import NotFoundError
+from core.models import Classification, IncidentEvent, Message
 from incidents import audit, repository
-from incidents.candidates import (
-    PENDING_ORDER,
-    Candidate,
-    CandidatePool,
-    incident_side,
-    side_of,
-)
+from incidents import repository_bulk as bulk
+from incidents.candidates import PENDING_ORDER, Candidate, CandidatePool, side_of
 from incidents.dedupe import DupKey, DuplicateMatch, prepare
-from incidents.rules import Policy, RouteRule, format_number
+from incidents.rows import JOIN_COLUMNS, IncidentRow, TextAndPlace, after_join, text_and_place
+from incidents.rules import Policy, RouteRule, choose_route, format_number
 
 T = TypeVar("T")
 
@@ -44,7 +46,7 @@ T = TypeVar("T")
 class _Alert:
     """An emit whose rows wait for the incident's id; payload and urgency as at the emit."""
 
-    incident: Incident
+    incident: IncidentRow
     kind: str
     user_ids: list[int]
     key: Callable[[int], str]
@@ -54,21 +56,26 @@ class _Alert:
 
 
 class IntakeBatch:
-    """Per-batch caches and deferred writes of intake; `finish` writes them (no commit)."""
+    """Per-batch caches, decisions and deferred writes of intake; `finish` writes them."""
 
     def __init__(self, session: Session) -> None:
         session.flush()  # pools and locks read the database: it must hold every change so far
         self.session = session
         self._cache: dict[tuple[str, Any], Any] = {}
+        self._routes: dict[tuple[str, str | None, str | None], RouteRule | None] = {}
         self._clear()
 
     def _clear(self) -> None:
         self._pools: dict[tuple[str, int], CandidatePool] = {}
-        self._locked: dict[int, Incident] = {}
-        self._new: list[tuple[Incident, WorkCalendar]] = []
-        self._links: dict[int, tuple[Message, Incident]] = {}
+        self._rows: dict[int, IncidentRow] = {}  # by candidate order: new, then locked ones
+        self._texts: dict[int, TextAndPlace] = {}  # of the incidents joined in the batch
+        self._new: list[tuple[IncidentRow, WorkCalendar]] = []
+        self._steps: list[Callable[[], None]] = []
+        self._links: dict[int, tuple[Message, IncidentRow]] = {}
+        self._classified: dict[int, Message] = {}
+        self._decided: dict[int, Any] = {}
         self._classifications: list[dict[str, Any]] = []
-        self._events: list[tuple[IncidentEvent, Incident]] = []
+        self._events: list[tuple[dict[str, Any], IncidentRow]] = []
         self._alerts: list[_Alert] = []
         self._after_ids: list[Callable[[], None]] = []
 
@@ -95,6 +102,16 @@ class IntakeBatch:
         load = partial(repository.routing_rules_by_block, self.session)
         return self._cached("routes", None, load).get(block, [])
 
+    def route(self, block: str, settlement: str | None, street: str | None) -> RouteRule | None:
+        """The routing rule for a block and place (`rules.choose_route`, once per place)."""
+        key = (block, settlement, street)
+        if key not in self._routes:
+            rules = self.routing_rules(block)
+            self._routes[key] = choose_route(
+                rules, block=block, settlement=settlement, street=street
+            )
+        return self._routes[key]
+
     def sector_heads(self, block: str) -> list[int]:
         """Active sector heads of a block (a copy: callers may extend it)."""
         load = partial(repository.sector_heads_by_block, self.session)
@@ -109,6 +126,8 @@ class IntakeBatch:
         """Active users with a role (a copy)."""
         load = partial(repository.users_with_role, self.session, role=role)
         return list(self._cached("role", role, load))
+
+    # Deciding: duplicate candidates in memory.
 
     def find_duplicate(
         self,
@@ -130,63 +149,78 @@ class IntakeBatch:
     def _load_pool(
         self, block: str, *, statuses: Sequence[str], since: datetime, limit: int
     ) -> CandidatePool:
-        if (block, limit) in self._pools or any(i.block_code == block for i, _ in self._new):
-            self.session.flush()  # a reload must see the incidents opened and joined so far
-        opened = {incident.id: incident for incident, _ in self._new if incident.id is not None}
-        known = self._locked | opened
+        """The pool as a query would give it if the batch had been written: stored rows with
+        the batch's joins applied, plus the batch's new incidents, the newest `limit`."""
         with self.session.no_autoflush:
             rows = repository.duplicate_candidate_rows(
                 self.session, block=block, statuses=statuses, since=since, limit=limit
             )
-        pool = CandidatePool(
-            since=since,
-            limit=limit,
-            newest_first=[
-                Candidate(id_, at, side_of(fingerprint, settlement, street, house), known.get(id_))
-                for id_, at, settlement, street, house, fingerprint in rows
-            ],
-        )
+        found = []
+        joined = self._texts
+        for id_, at, settlement, street, house, fingerprint in rows:
+            text = joined.get(id_) or TextAndPlace(fingerprint, settlement, street, house)
+            found.append(Candidate(id_, at, side_of(text), text))
+        for order, row in self._rows.items():
+            if order >= PENDING_ORDER and row.block_code == block and row.received_at >= since:
+                text = joined.get(order) or text_and_place(row)
+                found.append(Candidate(order, row.received_at, side_of(text), text))
+        found.sort(key=lambda c: (c.received_at, c.order), reverse=True)
+        pool = CandidatePool(since=since, limit=limit, newest_first=found[:limit])
         self._pools[block, limit] = pool
         return pool
 
-    def incident_of(self, candidate: Candidate) -> Incident:
-        """The candidate's incident, row-locked once per batch (its own new ones need no lock)."""
-        if candidate.incident is None:
-            with self.session.no_autoflush:  # nothing of this incident is pending yet
-                candidate.incident = repository.get_incident(
-                    self.session, incident_id=candidate.order, for_update=True
-                )
-            self._locked[candidate.order] = candidate.incident
-        return candidate.incident
-
-    def joined(self, candidate: Candidate) -> None:
-        """A message joined the candidate's incident: its words and place may have grown."""
-        if candidate.incident is None:
-            return
+    def joined(self, candidate: Candidate, key: DupKey) -> None:
+        """A message joins the candidate's incident: its words and place may grow."""
+        candidate.text = text = after_join(candidate.text, key)
+        self._texts[candidate.order] = text  # what a reload of the pool must show
+        side = side_of(text)
         for pool in self._pools.values():
             if pool.holds(candidate):
-                pool.refresh(candidate, incident_side(candidate.incident))
+                pool.refresh(candidate, side)
 
-    def opened(self, incident: Incident, *, calendar: WorkCalendar) -> None:
-        """A new incident (added now, inserted and numbered at `finish`)."""
-        self.session.add(incident)
-        self._new.append((incident, calendar))
+    def opened(self, row: IncidentRow, *, calendar: WorkCalendar) -> None:
+        """A new incident (inserted, numbered and given an id at `finish`)."""
+        self._new.append((row, calendar))
+        order = PENDING_ORDER + len(self._new)
+        self._rows[order] = row
+        text = text_and_place(row)
         for (block, _limit), pool in self._pools.items():
-            if block == incident.block_code:
-                order = PENDING_ORDER + len(self._new)
-                side = incident_side(incident)
-                pool.add(Candidate(order, incident.received_at, side, incident))
+            if block == row.block_code:
+                pool.add(Candidate(order, row.received_at, side_of(text), text))
 
-    def link(self, message: Message, incident: Incident) -> None:
+    def classified(self, message: Message) -> None:
+        """The message is classified (status written at `finish` unless it is linked)."""
+        # Written by one statement at `finish`, not one ORM UPDATE per message at the flush.
+        set_committed_value(message, "status", "classified")
+        self._classified[message.id] = message
+
+    def link(self, message: Message, row: IncidentRow) -> None:
         """The message now belongs to the incident (written with its id at `finish`)."""
         # Status and incident are written together at `finish`, not by a flush before it.
         set_committed_value(message, "status", "linked")
-        self._links[message.id] = (message, incident)
+        self._classified.pop(message.id, None)
+        self._links[message.id] = (message, row)
 
-    def pending_link(self, message: Message) -> Incident | None:
-        """The new incident of this batch the message was linked to, if any."""
-        link = self._links.get(message.id)
-        return link[1] if link is not None else None
+    def decided(self, message: Message, outcome: Any) -> None:
+        """Remember what intake decided for a message of the batch."""
+        self._decided[message.id] = outcome
+
+    def decision(self, message: Message) -> Any | None:
+        """What intake decided for this message earlier in the batch, if anything."""
+        return self._decided.get(message.id)
+
+    # Applying: steps run at `finish`, in message order, on locked rows.
+
+    def later(self, step: Callable[[], None]) -> None:
+        """Run `step` at `finish`, after the joined incidents are locked, in queue order."""
+        self._steps.append(step)
+
+    def row_of(self, candidate: Candidate) -> IncidentRow:
+        """The candidate's incident (a locked row once `finish` has locked them)."""
+        row = self._rows.get(candidate.order)
+        if row is None:
+            raise NotFoundError(f"Инцидент {candidate.order} не найден")
+        return row
 
     def save_classification(self, classification: Classification | dict[str, Any]) -> None:
         """A classification of a message of the batch (a new row object, or its column values),
@@ -195,63 +229,74 @@ class IntakeBatch:
             classification = _insert_row(classification)
         self._classifications.append(classification)
 
-    def add_event(self, event: IncidentEvent, incident: Incident) -> None:
-        """An event of the incident, added at `finish` (when its id is known)."""
-        self._events.append((event, incident))
+    def record(
+        self, row: IncidentRow, change: audit.Change, *, at: datetime, actor: int | None = None
+    ) -> None:
+        """An event of the incident, inserted at `finish` (when its id is known)."""
+        self._events.append(
+            (audit.event_values(change, incident_id=row.id, actor=actor, at=at), row)
+        )
 
-    def add_alerts(
+    def emit(
         self,
+        row: IncidentRow,
         *,
-        incident: Incident,
         kind: str,
         user_ids: list[int],
         key: Callable[[int], str],
         now: datetime,
-        urgent: bool,
-        payload: dict[str, Any],
+        urgent: bool | None = None,
     ) -> None:
-        """Outbox rows of one emit, written at `finish` with the incident's id and number."""
-        self._alerts.append(_Alert(incident, kind, user_ids, key, now, urgent, payload))
+        """Outbox rows of one emit, written at `finish`; what they say is taken now."""
+        urgency = row.urgent if urgent is None else urgent
+        payload = audit.alert_payload(row)
+        self._alerts.append(_Alert(row, kind, user_ids, key, now, urgency, payload))
 
     def after_ids(self, hook: Callable[[], None]) -> None:
         """Run `hook` at `finish` once new incidents have their ids."""
         self._after_ids.append(hook)
 
     def finish(self) -> None:
-        """Insert the new incidents, then number them and write links, events and alerts."""
+        """Lock the joined incidents, apply the steps, write every row of the batch."""
         session = self.session
-        unsaved = [(incident, calendar) for incident, calendar in self._new if incident.id is None]
-        ids = repository.reserve_incident_ids(session, count=len(unsaved)) if unsaved else None
-        for (incident, calendar), incident_id in zip(unsaved, ids or (), strict=False):
-            incident.id = incident_id
-            incident.number = _number(incident, calendar)
-        session.flush()  # new incidents are inserted (given their ids here, or getting them)
-        repository.set_numbers(
-            session,
-            numbered=[(i, _number(i, calendar)) for i, calendar in self._new if i.number is None],
-        )
-        links = [(message, incident.id) for message, incident in self._links.values()]
-        repository.link_messages(session, links=links)
+        stored = [order for order in self._texts if order < PENDING_ORDER]
+        locked = bulk.lock_incidents(session, ids=stored)
+        self._rows.update(locked)
+        for step in self._steps:
+            step()
+        new = [row for row, _ in self._new]
+        if new:
+            ids = bulk.reserve_incident_ids(session, count=len(new))
+            for (row, calendar), incident_id in zip(self._new, ids, strict=True):
+                row.id = incident_id
+                row.number = format_number(
+                    incident_id=incident_id, received=row.received_at, calendar=calendar
+                )
+            bulk.insert_incidents(session, incidents=new)
+        links = [(message, row.id) for message, row in self._links.values() if row.id is not None]
+        bulk.link_messages(session, links=links)
+        bulk.mark_classified(session, message_ids=list(self._classified))
         for hook in self._after_ids:
             hook()
-        for event, incident in self._events:
-            event.incident_id = incident.id
-        events = [_insert_row(event) for event, _ in self._events]
-        repository.insert_rows(session, IncidentEvent, rows=events)
-        repository.insert_rows(session, Classification, rows=self._classifications)
-        repository.add_alerts(session, rows=self._alert_rows())
+        events = [values | {"incident_id": row.id} for values, row in self._events]
+        bulk.insert_rows(session, _table(IncidentEvent), rows=events)
+        bulk.insert_rows(session, _table(Classification), rows=self._classifications)
+        bulk.insert_alerts(session, rows=self._alert_rows())
+        bulk.update_incidents(session, incidents=list(locked.values()), columns=JOIN_COLUMNS)
+        bulk.expire_incidents(session, ids=locked)
         self._clear()
 
     def _alert_rows(self) -> list[dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
         for alert in self._alerts:
-            incident = alert.incident
-            payload = alert.payload | {"incident_id": incident.id, "number": incident.number}
+            incident_id = alert.incident.id
+            assert incident_id is not None  # given by `finish` before the alerts are written
+            payload = alert.payload | {"incident_id": incident_id, "number": alert.incident.number}
             for row in audit.outbox_rows(
                 kind=alert.kind,
-                key=alert.key(incident.id),
+                key=alert.key(incident_id),
                 user_ids=alert.user_ids,
-                incident_id=incident.id,
+                incident_id=incident_id,
                 urgent=alert.urgent,
                 payload=payload,
                 now=alert.now,
@@ -260,8 +305,8 @@ class IntakeBatch:
         return list(rows.values())
 
 
-def _number(incident: Incident, calendar: WorkCalendar) -> str:
-    return format_number(incident_id=incident.id, received=incident.received_at, calendar=calendar)
+def _table(model: Any) -> Any:
+    return model.__table__
 
 
 def _insert_row(obj: Any) -> dict[str, Any]:

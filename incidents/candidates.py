@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from core.models import Incident
 from incidents.dedupe import DuplicateMatch, Place, Prepared, match_prepared, prepare, rank
+from incidents.rows import TextAndPlace
 
 # Incidents opened in a batch have no id until it is written; they sort above every real id
 # in the order they were opened, as the ids they will get do.
@@ -27,26 +27,21 @@ PENDING_ORDER = 1 << 62
 
 
 @lru_cache(maxsize=4096)  # the pools of a batch hold at most 200 per block
-def side_of(
-    fingerprint: str | None, settlement: str | None, street: str | None, house: str | None
-) -> Prepared:
-    """The prepared candidate side of a stored incident (fingerprint and place as stored)."""
+def side_of(text: TextAndPlace) -> Prepared:
+    """The prepared candidate side of an incident (fingerprint and place as stored)."""
+    fingerprint, settlement, street, house = text
     return prepare(tuple((fingerprint or "").split()), Place(settlement, street, house))
-
-
-def incident_side(incident: Incident) -> Prepared:
-    """The candidate side of an incident object (as the database would return it)."""
-    return side_of(incident.text_fingerprint, incident.settlement, incident.street, incident.house)
 
 
 @dataclass(slots=True, eq=False)
 class Candidate:
-    """One open incident: its order key, time of receipt, prepared side and (once known) object."""
+    """One open incident: its order key, time of receipt, prepared side, and the fingerprint
+    and place that side was prepared from."""
 
     order: int  # the incident id, or PENDING_ORDER + n for the n-th incident opened in the batch
     received_at: datetime
     side: Prepared
-    incident: Incident | None = None  # set once locked, or at once for incidents of the batch
+    text: TextAndPlace
 
 
 def _key(candidate: Candidate) -> tuple[datetime, int]:

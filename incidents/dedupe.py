@@ -197,6 +197,7 @@ class Prepared:
     street: str | None
     house: str | None
     long_stems: frozenset[str]  # a word starting with one of these names the place
+    long_starts: frozenset[str]  # their first 4 letters (no word shares them: nothing to strip)
     short_stems: frozenset[str]  # a word equal to one of these names the place
     words: tuple[str, ...]
     word_set: frozenset[str]
@@ -208,9 +209,12 @@ class Prepared:
         return (
             (self.house is not None and self.house in other.word_set)
             or not self.short_stems.isdisjoint(other.word_set)
-            or any(
-                stem[:4] in other.starts and any(w.startswith(stem) for w in other.words)
-                for stem in self.long_stems
+            or (
+                not self.long_starts.isdisjoint(other.starts)
+                and any(
+                    stem[:4] in other.starts and any(w.startswith(stem) for w in other.words)
+                    for stem in self.long_stems
+                )
             )
         )
 
@@ -234,6 +238,7 @@ def prepare(words: tuple[str, ...], place: Place) -> Prepared:
         street=place_key(place.street),
         house=house,
         long_stems=frozenset(long),
+        long_starts=frozenset(stem[:4] for stem in long),
         short_stems=short,
         words=words,
         word_set=frozenset(words),

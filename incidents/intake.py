@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from config.reference import SlaFile
 from core.calendar import WorkCalendar
 from core.models import OPEN_STATUSES, Incident, Message, User
 from incidents import audit, repository, rules
 from incidents.batch import IntakeBatch
+from incidents.rows import IncidentRow, after_join, clip, text_and_place
 from incidents.rules import NUMBER_PREFIX as NUMBER_PREFIX  # re-exported
 from incidents.rules import format_number as format_number  # re-exported
 from incidents.text import make_title, merge_fingerprints
-from incidents.transitions import assign, refresh_due
+from incidents.transitions import assignment, assignment_key, refresh_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class ClassificationView(Protocol):
 class IntakeResult:
     """The incident the message now belongs to (None for noise) and whether it is new."""
 
-    incident: Incident | None
+    incident: Incident | IncidentRow | None
     created: bool
     match: rules.DuplicateMatch | None = field(default=None)
 
@@ -121,16 +121,23 @@ def intake_message(
 ) -> IntakeResult:
     """Link a classified message to a duplicate open incident or open a new one (idempotent).
 
-    With a `batch` the writes wait for `batch.finish()` (a new incident has no id until then).
+    Without a `batch` the message is a batch of its own, written at once, and the result
+    holds the ORM incident. With one, it is decided now and written at `batch.finish()`:
+    the result holds the batch's `IncidentRow` (a new one has no id until then; the incident
+    of a join is set at `finish`).
     """
     if message.incident_id is not None:
         linked = repository.get_incident(session, incident_id=message.incident_id)
         return IntakeResult(linked, created=False)
-    if batch is not None and (pending := batch.pending_link(message)) is not None:
-        return IntakeResult(pending, created=False)
+    if batch is not None and (earlier := batch.decision(message)) is not None:
+        return _again(batch, earlier)
     block = classification.block_code
     if classification.noise or block in settings.noise_blocks:
-        message.status = "classified"  # left for the operator's noise queue
+        # Left for the operator's noise queue.
+        if batch is not None:
+            batch.classified(message)
+        else:
+            message.status = "classified"
         return IntakeResult(None, created=False)
     work = batch if batch is not None else IntakeBatch(session)
     facts = gather_facts(
@@ -150,36 +157,59 @@ def intake_message(
         window=settings.window,
         limit=settings.max_candidates,
     )
-    if found is not None:
-        match, candidate = found
-        incident = work.incident_of(candidate)
-        _join(
-            session,
-            incident=incident,
-            facts=facts,
-            match=match,
-            settings=settings,
-            calendar=calendar,
-            now=now,
-            batch=work,
-        )
-        work.joined(candidate)
-        result = IntakeResult(incident, created=False, match=match)
-        work.after_ids(lambda: _settle_match(result))
+    if found is None:
+        row = _open(work, facts=facts, settings=settings, calendar=calendar, now=now)
+        result = IntakeResult(row, created=True)
     else:
-        incident = open_incident(
-            session, facts=facts, settings=settings, calendar=calendar, now=now, batch=work
-        )
-        result = IntakeResult(incident, created=True)
+        match, candidate = found
+        result = IntakeResult(None, created=False, match=match)
+        work.joined(candidate, facts.key)
+
+        def join() -> None:
+            row = work.row_of(candidate)
+            result.incident = row
+            _join(
+                work,
+                row=row,
+                facts=facts,
+                match=match,
+                settings=settings,
+                calendar=calendar,
+                now=now,
+            )
+
+        work.later(join)
+        work.after_ids(lambda: _settle_match(result))
+    work.decided(message, result)
     if batch is None:
         work.finish()
+        if isinstance(result.incident, IncidentRow):
+            result.incident = _loaded(session, result.incident)
     return result
+
+
+def _again(batch: IntakeBatch, earlier: IntakeResult) -> IntakeResult:
+    """A message taken twice in a batch: its incident again, not a new decision."""
+    again = IntakeResult(earlier.incident, created=False)
+
+    def settle() -> None:
+        again.incident = earlier.incident  # a join's incident is known at `finish`
+
+    batch.after_ids(settle)
+    return again
+
+
+def _loaded(session: Session, row: IncidentRow) -> Incident:
+    """The ORM incident of a row the batch wrote."""
+    assert row.id is not None  # given at `finish`
+    return repository.get_incident(session, incident_id=row.id)
 
 
 def _settle_match(result: IntakeResult) -> None:
     """A match found in a batch names the incident by its order there: give it the real id."""
     match, incident = result.match, result.incident
-    if match is not None and incident is not None and match.incident_id != incident.id:
+    if match is not None and incident is not None and incident.id not in (None, match.incident_id):
+        assert incident.id is not None
         result.match = rules.DuplicateMatch(incident.id, match.reason, match.similarity)
 
 
@@ -200,36 +230,41 @@ def _policy_for(
     return code, rules.compute_due(batch.policy(code), received=received, calendar=calendar)
 
 
-def _clip(value: str | None, size: int) -> str | None:
-    return value[:size] if value else None
-
-
-def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) -> Incident:
+def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) -> IncidentRow:
     key, message = facts.key, facts.message
-    incident = Incident(
+    row = IncidentRow(
+        id=None,
+        number=None,
         block_code=key.block,
         title=make_title(message.text or ""),
         status="new",
         urgent=facts.urgent,
         needs_review=facts.needs_review,
-        settlement=_clip(key.place.settlement, 120),
-        street=_clip(key.place.street, 120),
-        house=_clip(key.place.house, 20),
+        settlement=clip(key.place.settlement, 120),
+        street=clip(key.place.street, 120),
+        house=clip(key.place.house, 20),
         lat=message.lat,
         lon=message.lon,
+        department_id=None,
+        executor_id=None,
         sla_policy=code,
         received_at=key.received_at,
         first_answer_due_at=due.first_answer_due,
         final_due_at=due.final_due,
-        message_count=1,
+        due_at=None,
+        first_answered_at=None,
+        final_answered_at=None,
+        resolved_at=None,
+        closed_at=None,
         reopen_count=0,
         escalation_level=0,
+        message_count=1,
         text_fingerprint=merge_fingerprints([" ".join(key.words)]),
         created_at=now,
         updated_at=now,
     )
-    refresh_due(incident)
-    return incident
+    refresh_due(row)
+    return row
 
 
 def open_incident(
@@ -240,174 +275,135 @@ def open_incident(
     calendar: WorkCalendar,
     now: datetime,
     actor: User | None = None,
-    batch: IntakeBatch | None = None,
 ) -> Incident:
-    """Open, number, route and announce a new incident for one message.
+    """Open, number, route and announce a new incident for one message, written at once."""
+    work = IntakeBatch(session)
+    row = _open(work, facts=facts, settings=settings, calendar=calendar, now=now, actor=actor)
+    work.finish()
+    return _loaded(session, row)
 
-    With a `batch` the incident gets its id and number at `batch.finish()`.
-    """
-    work = batch if batch is not None else IntakeBatch(session)
-    key, message = facts.key, facts.message
+
+def _open(
+    batch: IntakeBatch,
+    *,
+    facts: Facts,
+    settings: IntakeSettings,
+    calendar: WorkCalendar,
+    now: datetime,
+    actor: User | None = None,
+) -> IncidentRow:
+    """The new incident's row, now; its routing, events and alerts as a step of the batch."""
     code, due = _policy_for(
-        work, facts=facts, settings=settings, received=key.received_at, calendar=calendar
+        batch, facts=facts, settings=settings, received=facts.key.received_at, calendar=calendar
     )
-    incident = _new_row(facts=facts, code=code, due=due, now=now)
-    work.opened(incident, calendar=calendar)
-    work.link(message, incident)
-    audit.record(
-        session,
-        incident=incident,
-        action="created",
-        actor=actor,
-        at=now,
-        to_status="new",
-        payload={"message_id": message.id, "source_kind": facts.source_kind, "sla_policy": code},
-        batch=work,
-    )
-    _route(session, incident=incident, now=now, batch=work)
-    audit.emit(
-        session,
-        incident=incident,
-        kind="new_incident",
+    row = _new_row(facts=facts, code=code, due=due, now=now)
+    batch.opened(row, calendar=calendar)
+    batch.link(facts.message, row)
+    payload = {"message_id": facts.message.id, "source_kind": facts.source_kind, "sla_policy": code}
+
+    def announce() -> None:
+        created = audit.Change("created", to_status="new", payload=payload)
+        batch.record(row, created, at=now, actor=audit.actor_id(actor))
+        _route(batch, row=row, now=now)
         # The coordinator learns of urgent incidents at once, as sector heads do.
-        user_ids=work.sector_heads(incident.block_code)
-        + (work.users_with_role("coordinator") if incident.urgent else []),
-        key=lambda incident_id: f"new:{incident_id}",
+        heads = batch.sector_heads(row.block_code)
+        users = heads + (batch.users_with_role("coordinator") if row.urgent else [])
+        batch.emit(row, kind="new_incident", user_ids=users, key=lambda i: f"new:{i}", now=now)
+
+    batch.later(announce)
+    return row
+
+
+def _route(batch: IntakeBatch, *, row: IncidentRow, now: datetime) -> None:
+    route = batch.route(row.block_code, row.settlement, row.street)
+    if route is None:
+        return
+    change = assignment(
+        row,
+        department_id=route.department_id,
+        executor_id=route.executor_id,
         now=now,
-        batch=work,
+        reason=f"Правило маршрутизации №{route.id}",
     )
-    if batch is None:
-        work.finish()
-    return incident
-
-
-def _route(session: Session, *, incident: Incident, now: datetime, batch: IntakeBatch) -> None:
-    route = rules.choose_route(
-        batch.routing_rules(incident.block_code),
-        block=incident.block_code,
-        settlement=incident.settlement,
-        street=incident.street,
-    )
-    if route is not None:
-        assign(
-            session,
-            incident=incident,
-            department_id=route.department_id,
-            executor_id=route.executor_id,
-            actor=None,
-            now=now,
-            reason=f"Правило маршрутизации №{route.id}",
-            batch=batch,
-        )
+    batch.record(row, change, at=now)
+    users = audit.executors_of(batch.session, incident=row, batch=batch)
+    key = assignment_key(route.department_id, route.executor_id, now)
+    batch.emit(row, kind="assigned", user_ids=users, key=key, now=now)
 
 
 def _join(
-    session: Session,
+    batch: IntakeBatch,
     *,
-    incident: Incident,
+    row: IncidentRow,
     facts: Facts,
     match: rules.DuplicateMatch,
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,
-    batch: IntakeBatch,
 ) -> None:
     key, message = facts.key, facts.message
-    incident.message_count += 1
-    incident.text_fingerprint = merge_fingerprints([incident.text_fingerprint, " ".join(key.words)])
-    incident.settlement = incident.settlement or _clip(key.place.settlement, 120)
-    incident.street = incident.street or _clip(key.place.street, 120)
-    incident.house = incident.house or _clip(key.place.house, 20)
-    if incident.lat is None and message.lat is not None:
-        incident.lat, incident.lon = message.lat, message.lon
-    incident.updated_at = now
-    flag_modified(incident, "updated_at")  # written even if unchanged: onupdate reads the clock
-    batch.link(message, incident)
-    audit.record(
-        session,
-        incident=incident,
-        action="merged_message",
-        actor=None,
-        at=now,
-        payload={
-            "message_id": message.id,
-            "source_kind": facts.source_kind,
-            "reason": match.reason,
-            "similarity": round(match.similarity, 3),
-        },
-        batch=batch,
+    row.message_count += 1
+    text = after_join(text_and_place(row), key)
+    row.text_fingerprint, row.settlement, row.street, row.house = (
+        text.fingerprint,
+        text.settlement,
+        text.street,
+        text.house,
     )
-    if facts.urgent and not incident.urgent:
-        _raise_urgency(
-            session,
-            incident=incident,
-            facts=facts,
-            settings=settings,
-            calendar=calendar,
-            now=now,
-            batch=batch,
-        )
+    if row.lat is None and message.lat is not None:
+        row.lat, row.lon = message.lat, message.lon
+    row.updated_at = now
+    batch.link(message, row)
+    payload = {
+        "message_id": message.id,
+        "source_kind": facts.source_kind,
+        "reason": match.reason,
+        "similarity": round(match.similarity, 3),
+    }
+    batch.record(row, audit.Change("merged_message", payload=payload), at=now)
+    if facts.urgent and not row.urgent:
+        _raise_urgency(batch, row=row, facts=facts, settings=settings, calendar=calendar, now=now)
 
 
 def _raise_urgency(
-    session: Session,
+    batch: IntakeBatch,
     *,
-    incident: Incident,
+    row: IncidentRow,
     facts: Facts,
     settings: IntakeSettings,
     calendar: WorkCalendar,
     now: datetime,
-    batch: IntakeBatch,
 ) -> None:
     """An urgent message makes the incident urgent (and its policy stricter if unanswered)."""
-    incident.urgent = True
-    old_code = incident.sla_policy
-    if incident.first_answered_at is None:
-        _apply_stricter_policy(
-            batch, incident=incident, facts=facts, settings=settings, calendar=calendar
-        )
-    audit.record(
-        session,
-        incident=incident,
-        action="urgent_raised",
-        actor=None,
-        at=now,
-        payload={
-            "message_id": facts.message.id,
-            "old_policy": old_code,
-            "sla_policy": incident.sla_policy,
-        },
-        batch=batch,
-    )
-    audit.emit(
-        session,
-        incident=incident,
-        kind="urgent",
-        user_ids=batch.sector_heads(incident.block_code) + batch.users_with_role("coordinator"),
-        key=lambda incident_id: f"urgent:{incident_id}",
-        now=now,
-        urgent=True,
-        batch=batch,
+    row.urgent = True
+    old_code = row.sla_policy
+    if row.first_answered_at is None:
+        _apply_stricter_policy(batch, row=row, facts=facts, settings=settings, calendar=calendar)
+    payload = {"message_id": facts.message.id, "old_policy": old_code, "sla_policy": row.sla_policy}
+    batch.record(row, audit.Change("urgent_raised", payload=payload), at=now)
+    users = batch.sector_heads(row.block_code) + batch.users_with_role("coordinator")
+    batch.emit(
+        row, kind="urgent", user_ids=users, key=lambda i: f"urgent:{i}", now=now, urgent=True
     )
 
 
 def _apply_stricter_policy(
     batch: IntakeBatch,
     *,
-    incident: Incident,
+    row: IncidentRow,
     facts: Facts,
     settings: IntakeSettings,
     calendar: WorkCalendar,
 ) -> None:
     """Switch to the urgent policy when it gives an earlier deadline than the current one."""
     code, due = _policy_for(
-        batch, facts=facts, settings=settings, received=incident.received_at, calendar=calendar
+        batch, facts=facts, settings=settings, received=row.received_at, calendar=calendar
     )
     nearest = due.first_answer_due or due.final_due
-    if code == incident.sla_policy or nearest is None:
+    if code == row.sla_policy or nearest is None:
         return
-    if incident.due_at is not None and nearest >= incident.due_at:
+    if row.due_at is not None and nearest >= row.due_at:
         return
-    incident.sla_policy = code
-    incident.first_answer_due_at, incident.final_due_at = due.first_answer_due, due.final_due
-    refresh_due(incident)
+    row.sla_policy = code
+    row.first_answer_due_at, row.final_due_at = due.first_answer_due, due.final_due
+    refresh_due(row)

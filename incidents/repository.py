@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
     Row,
-    Table,
     TypeDecorator,
-    bindparam,
     func,
-    insert,
     select,
-    text,
     type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import NotFoundError
 from core.models import (
@@ -219,37 +214,6 @@ def users_with_role(session: Session, *, role: str) -> list[int]:
     return list(session.scalars(stmt))
 
 
-_RESERVE_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, :count)"
-)
-
-
-def reserve_incident_ids(session: Session, *, count: int) -> list[int] | None:
-    """`count` new incident ids, ascending, from the sequence; None where ids come on insert.
-
-    On PostgreSQL a batch inserts its incidents with known ids and numbers in one executemany
-    (no RETURNING, no numbering UPDATE); SQLite gives rowids on insert.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    # On the connection: an autoflush here would insert the very incidents being numbered.
-    values = session.connection().scalars(_RESERVE_IDS, {"count": count})
-    return sorted(int(value) for value in values)
-
-
-def add_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows, skipping existing dedupe keys, without counting (one executemany)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        insert_alerts(session, rows=rows)
-    elif rows:
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(AlertOutbox.__table__).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
-        session.execute(stmt, list(rows))
-
-
 def insert_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
     """Insert outbox rows, skipping existing dedupe keys; returns how many were inserted.
 
@@ -278,48 +242,6 @@ def insert_alerts(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
     session.add_all([AlertOutbox(**row) for row in fresh.values()])
     session.flush()
     return len(fresh)
-
-
-def insert_rows(session: Session, model: Any, *, rows: Sequence[dict[str, Any]]) -> None:
-    """A plain INSERT of many rows (events, classifications written at a batch's end)."""
-    if rows:
-        session.execute(insert(model.__table__), list(rows))
-
-
-def set_numbers(session: Session, *, numbered: Sequence[tuple[Incident, str]]) -> None:
-    """Store the numbers of just inserted incidents (keeping `updated_at`: no onupdate clock)."""
-    if not numbered:
-        return
-    table = cast(Table, Incident.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(number=bindparam("b_number"), updated_at=bindparam("b_updated_at"))
-    )
-    params = [
-        {"b_id": i.id, "b_number": number, "b_updated_at": i.updated_at} for i, number in numbered
-    ]
-    session.execute(stmt, params)
-    for incident, number in numbered:
-        set_committed_value(incident, "number", number)
-
-
-def link_messages(session: Session, *, links: Sequence[tuple[Message, int]]) -> None:
-    """Link messages to their incidents (status «linked»), the objects kept in step."""
-    if not links:
-        return
-    table = cast(Table, Message.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(incident_id=bindparam("b_incident_id"), status="linked")
-    )
-    session.execute(
-        stmt, [{"b_id": m.id, "b_incident_id": incident_id} for m, incident_id in links]
-    )
-    for message, incident_id in links:
-        set_committed_value(message, "incident_id", incident_id)
-        set_committed_value(message, "status", "linked")
 
 
 def escalation_batch(

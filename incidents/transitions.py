@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -12,12 +12,10 @@ from core.calendar import WorkCalendar
 from core.errors import ConflictError
 from core.models import Incident, IncidentEvent, User
 from incidents import audit, lifecycle, pauses, repository, rules
-
-if TYPE_CHECKING:
-    from incidents.batch import IntakeBatch
+from incidents.rows import IncidentLike
 
 
-def refresh_due(incident: Incident, *, restart_ladder: bool = True) -> None:
+def refresh_due(incident: IncidentLike, *, restart_ladder: bool = True) -> None:
     """Set `due_at` to the nearest pending deadline; a new deadline restarts the ladder.
 
     A deadline moved for a pause keeps the ladder (`restart_ladder=False`): the steps sent
@@ -46,7 +44,6 @@ def apply_transition(
     reason: str | None = None,
     competent_body: str | None = None,
     payload: Mapping[str, Any] | None = None,
-    batch: IntakeBatch | None = None,
     calendar: WorkCalendar | None = None,
 ) -> IncidentEvent:
     """Move the incident to `to_status` if the state machine allows it, and audit the change.
@@ -65,14 +62,7 @@ def apply_transition(
             raise TypeError("leaving a pause moves the deadlines: pass the calendar")
         extra |= pauses.resume(session, incident=incident, now=now, calendar=calendar)
         refresh_due(incident, restart_ladder=False)
-    incident.status = to_status
-    incident.updated_at = now
-    if to_status == "resolved":
-        incident.resolved_at = now
-    elif to_status == "closed":
-        incident.closed_at = now
-    elif to_status == "rejected":
-        incident.due_at = None
+    enter_status(incident, to_status=to_status, now=now)
     if competent_body:
         extra["competent_body"] = competent_body.strip()
     return audit.record(
@@ -85,8 +75,55 @@ def apply_transition(
         to_status=to_status,
         reason=reason,
         payload=extra,
-        batch=batch,
     )
+
+
+def enter_status(incident: IncidentLike, *, to_status: str, now: datetime) -> None:
+    """Set the status and what entering it stamps (an allowed transition, checked before)."""
+    incident.status = to_status
+    incident.updated_at = now
+    if to_status == "resolved":
+        incident.resolved_at = now
+    elif to_status == "closed":
+        incident.closed_at = now
+    elif to_status == "rejected":
+        incident.due_at = None
+
+
+def assignment(
+    incident: IncidentLike,
+    *,
+    department_id: int,
+    executor_id: int | None,
+    now: datetime,
+    reason: str | None = None,
+) -> audit.Change:
+    """Give the incident to a department (and executor): its event (`assigned` from new,
+    reopened or in progress, else `reassigned`); the ORM path and intake's batch alike."""
+    if not lifecycle.is_open(incident.status):
+        raise_closed(incident)
+    incident.department_id = department_id
+    incident.executor_id = executor_id
+    who = {"department_id": department_id, "executor_id": executor_id}
+    from_status = incident.status
+    if from_status not in ("new", "reopened", "in_progress"):
+        return audit.Change("reassigned", from_status, from_status, reason, who)
+    action = lifecycle.check_transition(
+        from_status=from_status, to_status="assigned", reason=reason, competent_body=None
+    )
+    enter_status(incident, to_status="assigned", now=now)
+    return audit.Change(action, from_status, "assigned", reason, who)
+
+
+def assignment_key(
+    department_id: int, executor_id: int | None, now: datetime
+) -> Callable[[int], str]:
+    """The dedupe key of the alert of an assignment, from the incident's id."""
+
+    def key(incident_id: int) -> str:
+        return f"assigned:{incident_id}:{department_id}:{executor_id}:{audit.iso(now)}"
+
+    return key
 
 
 def assign(
@@ -98,50 +135,19 @@ def assign(
     actor: User | None,
     now: datetime,
     reason: str | None = None,
-    batch: IntakeBatch | None = None,
 ) -> IncidentEvent:
     """Give the incident to a department (and executor); alert whoever must now act."""
-    if not lifecycle.is_open(incident.status):
-        raise_closed(incident)
-    incident.department_id = department_id
-    incident.executor_id = executor_id
-    who = {"department_id": department_id, "executor_id": executor_id}
-    if incident.status in ("new", "reopened", "in_progress"):
-        event = apply_transition(
-            session,
-            incident=incident,
-            to_status="assigned",
-            actor=actor,
-            now=now,
-            reason=reason,
-            payload=who,
-            batch=batch,
-        )
-    else:
-        event = audit.record(
-            session,
-            incident=incident,
-            action="reassigned",
-            actor=actor,
-            at=now,
-            from_status=incident.status,
-            to_status=incident.status,
-            reason=reason,
-            payload=who,
-            batch=batch,
-        )
-
-    def key(incident_id: int) -> str:
-        return f"assigned:{incident_id}:{department_id}:{executor_id}:{audit.iso(now)}"
-
-    users = audit.executors_of(session, incident=incident, batch=batch)
-    audit.emit(
-        session, incident=incident, kind="assigned", user_ids=users, key=key, now=now, batch=batch
+    change = assignment(
+        incident, department_id=department_id, executor_id=executor_id, now=now, reason=reason
     )
+    event = audit.record_change(session, incident=incident, change=change, actor=actor, at=now)
+    users = audit.executors_of(session, incident=incident)
+    key = assignment_key(department_id, executor_id, now)(incident.id)
+    audit.emit(session, incident=incident, kind="assigned", user_ids=users, key=key, now=now)
     return event
 
 
-def raise_closed(incident: Incident) -> NoReturn:
+def raise_closed(incident: IncidentLike) -> NoReturn:
     """Refuse to change a finished incident."""
     raise ConflictError(
         f"Инцидент в статусе «{lifecycle.label(incident.status)}»: сначала возобновите его"
