@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from classifier.corpus_sources import (
-    HANDWRITTEN_CSV,
+    HANDWRITTEN_FILES,
     MAPPINGS_DIR,
     READERS,
     SourceRow,
@@ -50,6 +50,8 @@ class CorpusRow:
     urgent: bool | None = None
     key: str = field(default="", compare=False, repr=False)
     label: str = field(default="", compare=False, repr=False)
+    # Hand-written file the row came from ("" for the first): each batch is split on its own.
+    batch: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,11 @@ def prepare_text(raw: str) -> tuple[str, str] | str:
 
 
 def _map_rows(
-    source: str, rows: Iterable[SourceRow], dropped: Counter[str], progress: Progress | None
+    source: str,
+    rows: Iterable[SourceRow],
+    dropped: Counter[str],
+    progress: Progress | None,
+    batch: str = "",
 ) -> list[CorpusRow]:
     mapping = None if source == HANDWRITTEN else load_mapping(MAPPINGS_DIR / f"{source}.csv")
     out: list[CorpusRow] = []
@@ -131,7 +137,9 @@ def _map_rows(
             dropped[prepared] += 1
             continue
         out.append(
-            CorpusRow(prepared[0], block, source, "train", row.urgent, prepared[1], row.label)
+            CorpusRow(
+                prepared[0], block, source, "train", row.urgent, prepared[1], row.label, batch
+            )
         )
     return out
 
@@ -184,14 +192,15 @@ def cap_classes(rows: Sequence[CorpusRow], dropped: Counter[str], seed: int) -> 
 
 
 def assign_split(rows: Sequence[CorpusRow], seed: int) -> list[CorpusRow]:
-    """Stratified deterministic train/test split per (source, block)."""
-    groups: dict[tuple[str, str], list[CorpusRow]] = defaultdict(list)
+    """Stratified deterministic train/test split per (source, block, hand-written batch)."""
+    groups: dict[tuple[str, str, str], list[CorpusRow]] = defaultdict(list)
     for row in rows:
-        groups[(row.source, row.block)].append(row)
+        groups[(row.source, row.block, row.batch)].append(row)
     out: list[CorpusRow] = []
-    for (source, block), group in sorted(groups.items()):
+    for (source, block, batch), group in sorted(groups.items()):
         group.sort(key=lambda r: hashlib.sha1(r.key.encode()).hexdigest())
-        random.Random(f"{seed}:{source}:{block}").shuffle(group)
+        suffix = f":{batch}" if batch else ""
+        random.Random(f"{seed}:{source}:{block}{suffix}").shuffle(group)
         n_test = round(len(group) * TEST_FRACTION) if len(group) >= 3 else 0
         out.extend(replace(r, split="test" if i < n_test else "train") for i, r in enumerate(group))
     return out
@@ -236,12 +245,17 @@ def build_corpus(
     shared_data: Path,
     out: Path,
     seed: int = 13,
-    handwritten: Path = HANDWRITTEN_CSV,
+    handwritten: Path | Sequence[Path] = HANDWRITTEN_FILES,
     progress: Progress | None = None,
 ) -> CorpusStats:
     """Read, map, mask, dedupe, cap and split all sources; write the corpus file."""
     dropped: Counter[str] = Counter()
-    rows = _map_rows(HANDWRITTEN, read_handwritten(handwritten), dropped, progress)
+    files = [handwritten] if isinstance(handwritten, Path) else list(handwritten)
+    rows: list[CorpusRow] = []
+    for n, path in enumerate(files):
+        # The first file is batch "": its rows keep the split they had before batches existed.
+        batch = path.stem if n else ""
+        rows.extend(_map_rows(HANDWRITTEN, read_handwritten(path), dropped, progress, batch))
     for source, reader in READERS.items():
         rows.extend(_map_rows(source, reader(shared_data), dropped, progress))
     rows = dedupe_exact(rows, dropped)

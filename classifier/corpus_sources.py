@@ -14,6 +14,9 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 MAPPINGS_DIR = Path(__file__).parent / "data" / "mappings"
 HANDWRITTEN_CSV = Path(__file__).parent / "data" / "handwritten.csv"
+# Later hand-written batches live in their own files so that adding one leaves the
+# train/test split of the earlier rows untouched (see corpus.assign_split).
+HANDWRITTEN_FILES = (HANDWRITTEN_CSV, Path(__file__).parent / "data" / "handwritten_more.csv")
 _PORTAL_TAIL = re.compile(r"\s*Создание ссылки\s*$")
 _TRUE = {"1", "true", "yes", "да", "y", "t"}
 _FALSE = {"0", "false", "no", "нет", "n", "f"}

@@ -169,6 +169,34 @@ def test_build_corpus_maps_masks_dedupes_and_splits(tmp_path: Path) -> None:
     assert "| roads |" in stats.markdown()
 
 
+def test_a_new_handwritten_file_leaves_the_earlier_split_alone(tmp_path: Path) -> None:
+    shared = _fake_shared(tmp_path / "shared")
+    header = ["text", "block", "urgent", "style"]
+    places = ["Лесной", "Школьной", "Заречной", "Новой", "Садовой", "Мира", "Озёрной", "Полевой"]
+    first = tmp_path / "handwritten.csv"
+    _write(first, header, [[f"Горит сарай на улице {p}", "emergency", "1", "vk"] for p in places])
+    more = tmp_path / "handwritten_more.csv"
+    floods = [
+        "Паводок подтопил погреба у реки",
+        "Вода зашла во дворы на Береговой",
+        "Размыло дамбу за селом, нужна техника",
+        "Затопило дорогу к школе, дети не пройдут",
+        "Ливень залил подвалы домов на окраине",
+    ]
+    _write(more, header, [[text, "emergency", "1", "tg"] for text in floods])
+
+    def split_of_first(files: list[Path], out: Path) -> dict[str, str]:
+        build_corpus(shared_data=shared, out=out, handwritten=files)
+        return {r.text: r.split for r in read_corpus(out) if "сарай" in r.text}
+
+    alone = split_of_first([first], tmp_path / "alone.csv.gz")
+    together = split_of_first([first, more], tmp_path / "together.csv.gz")
+    assert len(alone) == len(places) and "test" in alone.values()
+    assert together == alone
+    rows = read_corpus(tmp_path / "together.csv.gz")
+    assert sum(r.source == "handwritten" and "сарай" not in r.text for r in rows) == len(floods)
+
+
 def test_near_duplicates_are_grouped() -> None:
     texts = [
         "во дворе дома пять не вывозят мусор уже неделю контейнеры переполнены",
