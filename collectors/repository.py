@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, select, text
+from sqlalchemy import Insert, Table, false, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -146,7 +146,16 @@ def record_failure(
 
 
 def claim_new_messages(session: Session, *, limit: int) -> list[Message]:
-    """Oldest unprocessed messages; rows another worker holds are skipped (PostgreSQL)."""
+    """Oldest unprocessed messages; rows another worker holds are skipped (PostgreSQL).
+
+    On SQLite the claim first takes the database's write lock (an empty UPDATE): the batch
+    reads and then writes, and in WAL mode a transaction that has read cannot start writing
+    once another thread (a collector, the web) has committed meanwhile — SQLite refuses at
+    once with "database is locked" instead of waiting. Holding the lock from the start,
+    other writers wait for the batch (busy_timeout) instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Message).where(false()).values(status=Message.status))
     stmt = (
         select(Message)
         .where(Message.status == "new")
