@@ -23,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, delete, insert, text  # noqa: E402
+from sqlalchemy import Engine, delete, insert  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from alerts.ratelimit import Limiter, RateLimiter, Unlimited  # noqa: E402
 from alerts.service import DeliveryOptions, deliver_due  # noqa: E402
 from alerts.telegram import TelegramNotifier  # noqa: E402
+from app.scheduler import JOBS  # noqa: E402
+from bench._pg import drop_schema, fresh_schema  # noqa: E402
 from core.db import make_engine, session_factory  # noqa: E402
 from core.models import AlertOutbox, Base, Block, Incident, SlaPolicy, TelegramLink, User  # noqa: E402
 from tests.integration.alerts.fake_bot_api import FakeBotApi  # noqa: E402
@@ -36,20 +38,16 @@ from tests.integration.alerts.fake_bot_api import FakeBotApi  # noqa: E402
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_alerts"
 OPTIONS = DeliveryOptions(base_url="https://mcu.example.ru", tz="Asia/Vladivostok")
-ESCALATION_INTERVAL = 60.0  # app/scheduler.py
-DELIVERY_INTERVAL = 5.0  # proposed interval of the delivery job
+# The intervals `mcu worker` really runs the two jobs at (a copy here went stale once).
+_SECONDS = {job.name: float(job.seconds) for job in JOBS}
+ESCALATION_INTERVAL = _SECONDS["escalation"]
+DELIVERY_INTERVAL = _SECONDS["deliver_alerts"]
 
 
 def _engine(pg: bool) -> Engine:
     """A fresh PostgreSQL schema or SQLite file with the tables created."""
     if pg:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-        admin.dispose()
-        url = make_engine(PG_URL).url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-        engine = make_engine(url.render_as_string(hide_password=False))
+        engine = fresh_schema(PG_URL, PG_SCHEMA)
     else:
         engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench_alerts.db")
     Base.metadata.create_all(engine)
@@ -207,6 +205,8 @@ def main() -> None:
         throughput(engine, api, args)
         latency(engine, api)
     engine.dispose()
+    if args.pg:
+        drop_schema(PG_URL, PG_SCHEMA)
 
 
 if __name__ == "__main__":

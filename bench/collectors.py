@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, delete, insert, text  # noqa: E402
 
 from app.collect import run_pass as collect_once  # noqa: E402
+from bench._pg import drop_schema, fresh_schema  # noqa: E402
 from collectors import repository as repo  # noqa: E402
 from collectors.vk import VkCollector, VkOptions  # noqa: E402
 from collectors.vk_client import VkClient  # noqa: E402
@@ -161,20 +162,7 @@ def run_backend(engine: Engine, fake: Any) -> dict[str, str]:
 def _engine(name: str, args: argparse.Namespace, tmp: Path) -> Engine:
     if name == "sqlite":
         return make_engine(f"sqlite:///{tmp / 'bench_vk.db'}")
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-    admin.dispose()
-    return make_engine(url.render_as_string(hide_password=False))
-
-
-def _drop_pg(args: argparse.Namespace) -> None:
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-    admin.dispose()
+    return fresh_schema(args.pg_url, PG_SCHEMA)
 
 
 def main() -> None:
@@ -200,7 +188,7 @@ def main() -> None:
                 finally:
                     engine.dispose()
                     if name == "postgresql":
-                        _drop_pg(args)
+                        drop_schema(args.pg_url, PG_SCHEMA)
     finally:
         fake.stop()
     print(f"  (HTTP calls made: {len(fake.calls):,})")

@@ -58,6 +58,7 @@ from app.context import AppContext, load_calendar  # noqa: E402
 from app.demo import ensure_demo_users  # noqa: E402
 from app.models import active_classifier  # noqa: E402
 from app.readahead import read_ahead  # noqa: E402
+from bench._pg import drop_schema, fresh_schema  # noqa: E402
 from classifier.registry import ModelRegistry  # noqa: E402
 from classifier.train import train_classifier  # noqa: E402
 from collectors import repository as collectors_repo  # noqa: E402
@@ -462,20 +463,7 @@ def run_backend(
 def _engine(name: str, args: argparse.Namespace, tmp: Path) -> Engine:
     if name == "sqlite":
         return make_engine(f"sqlite:///{tmp / 'bench_incidents.db'}")
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-    admin.dispose()
-    return make_engine(url.render_as_string(hide_password=False))
-
-
-def _drop_pg(args: argparse.Namespace) -> None:
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-    admin.dispose()
+    return fresh_schema(args.pg_url, PG_SCHEMA)
 
 
 def main() -> None:
@@ -520,7 +508,7 @@ def main() -> None:
             finally:
                 engine.dispose()
                 if name == "postgresql":
-                    _drop_pg(args)
+                    drop_schema(args.pg_url, PG_SCHEMA)
     rows = list(dict.fromkeys(k for col in columns.values() for k in col))
     print(f"{'':38}" + "".join(f"{name:>20}" for name in columns))
     for row in rows:

@@ -33,6 +33,7 @@ import yaml  # noqa: E402
 from sqlalchemy import Engine, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench._pg import drop_schema, fresh_schema  # noqa: E402
 from core.calendar import WorkCalendar  # noqa: E402
 from core.db import make_engine, session_factory  # noqa: E402
 from core.models import Answer, Base, CitizenFeedback, Incident  # noqa: E402
@@ -345,20 +346,7 @@ def run_backend(name: str, engine: Engine, data: Data, args: argparse.Namespace)
 def _engine(name: str, args: argparse.Namespace, tmp: Path) -> Engine:
     if name == "sqlite":
         return make_engine(f"sqlite:///{tmp / 'bench_rating.db'}")
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-    admin.dispose()
-    return make_engine(url.render_as_string(hide_password=False))
-
-
-def _drop_pg(args: argparse.Namespace) -> None:
-    admin = make_engine(args.pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-    admin.dispose()
+    return fresh_schema(args.pg_url, PG_SCHEMA)
 
 
 def main() -> None:
@@ -391,7 +379,7 @@ def main() -> None:
             finally:
                 engine.dispose()
                 if name == "postgresql":
-                    _drop_pg(args)
+                    drop_schema(args.pg_url, PG_SCHEMA)
     rows = list(dict.fromkeys(k for col in columns.values() for k in col))
     print(f"{'':34}" + "".join(f"{name:>16}" for name in columns))
     for row in rows:

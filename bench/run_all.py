@@ -11,9 +11,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    """Run bench/*.py except this file; a failing benchmark is reported, the others still run."""
+    """Run bench/*.py but this file and helpers (`_*.py`); a failure is reported, the rest run."""
     scripts = sorted(
-        p for p in BENCH_DIR.glob("*.py") if p.name not in {"run_all.py", "__init__.py"}
+        p for p in BENCH_DIR.glob("*.py") if p.name != "run_all.py" and not p.name.startswith("_")
     )
     failed = []
     for script in scripts:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import Engine, select, text  # noqa: E402
 
+from bench._pg import drop_schema, fresh_schema, schema_url  # noqa: E402
 from config.reference import load_reference  # noqa: E402
 from config.settings import CONFIG_DIR  # noqa: E402
 from core import migrate  # noqa: E402
@@ -75,22 +76,6 @@ MSG_COLS = (
     "id", "source_id", "external_id", "author_name", "text", "created_at", "received_at",
     "attachments", "status", "incident_id",
 )  # fmt: skip
-
-
-def schema_url(base: str, schema: str) -> str:
-    """The database URL with `search_path` set to the bench schema."""
-    url = make_engine(base).url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
-
-
-def reset_schema(base: str, schema: str, *, drop_only: bool = False) -> None:
-    """Drop (and recreate) the bench schema."""
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        if not drop_only:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
 
 
 def prepare_reference(engine: Engine) -> tuple[list[int], list[tuple[str, float, float]], int]:
@@ -425,7 +410,7 @@ def main() -> int:
     url = schema_url(PG_URL, SCHEMA)
     reuse = args.reuse and loaded_rows(url) == args.n
     if not reuse:
-        reset_schema(PG_URL, SCHEMA)
+        fresh_schema(PG_URL, SCHEMA).dispose()
     engine = make_engine(url)
     proc = None
     try:
@@ -446,7 +431,7 @@ def main() -> int:
             proc.wait(timeout=20)
         engine.dispose()
         if not args.keep:
-            reset_schema(PG_URL, SCHEMA, drop_only=True)
+            drop_schema(PG_URL, SCHEMA)
     return 0
 
 
