@@ -194,8 +194,9 @@ def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[st
     """One batch of the worker: claim new messages, classify them, take them in.
 
     A full batch means a backlog: the next batch goes to the classification helper now
-    (app.readahead), to be ready when this one is written. `more` tells the job wrapper
-    to go on with another batch.
+    (app.readahead), to be ready when this one is written. Without a backlog (this runs
+    every few seconds, with or without messages) a helper left idle too long is stopped.
+    `more` tells the job wrapper to go on with another batch.
     """
     model = active_classifier(ctx)
     if model is None:
@@ -209,6 +210,8 @@ def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[st
             collectors_repo.peek_new_messages(session, after_id=after, limit=PROCESS_BATCH)
         )
     stats: dict[str, Any] = process_messages(ctx, session, messages, now=now, ahead=ahead)
+    if not more:
+        ahead.stop_if_idle()
     return stats | {"more": more}
 
 

@@ -10,6 +10,12 @@ The guarantees do not move: the helper only computes. Its result is used for a m
 process has claimed only when the id, the text and the model version all match; everything
 else is classified here, as without a helper. A helper that dies or hangs costs time, never
 a message.
+
+The helper holds a second copy of the model (~240 MB), so it lives only while it is of use:
+the first full batch starts it, and when no read-ahead has been asked for during
+`HELPER_IDLE_SECONDS` the intake job stops it (`ReadAhead.stop_if_idle`) and the memory goes
+back to the system. The next backlog starts a new one, as the first did; what the stopped
+helper had not handed over is classified here.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
-from collections.abc import Mapping, Sequence
+import multiprocessing.connection
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,12 @@ log = logging.getLogger("mcu.readahead")
 
 # A helper that has not answered in this time is taken for hung and replaced.
 HELPER_TIMEOUT_SECONDS = 120.0
+# A helper asked for no read-ahead in this time is stopped, releasing its copy of the model;
+# a backlog comes in bursts, and starting a new helper (loading the model) takes a few seconds.
+HELPER_IDLE_SECONDS = 300.0
+# How long an idle helper is given to leave on the executor's request before it is terminated,
+# and how long a terminated one is waited for (so its memory is free when close() returns).
+HELPER_EXIT_SECONDS = 5.0
 
 # What classification gives a message: the column values of its classification row (block,
 # confidence, top3, urgent, noise, needs_review, reasons, place), plain data to pass along.
@@ -93,18 +108,44 @@ class ReadAhead:
     """The helper process of one model version and the batch it is classifying."""
 
     def __init__(
-        self, *, models_dir: Path, version: str, threshold: float, gazetteer: Mapping[str, Any]
+        self,
+        *,
+        models_dir: Path,
+        version: str,
+        threshold: float,
+        gazetteer: Mapping[str, Any],
+        idle_seconds: float = HELPER_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.version = version
         self._start_args = (str(models_dir), version, threshold, dict(gazetteer))
         self._pool: ProcessPoolExecutor | None = None
         self._warm: Future[list[Classified]] | None = None
         self._ahead: list[_Ahead] = []
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        self._asked_at = clock()  # when read-ahead was last asked for (or the helper started)
         self.used = 0  # messages whose classification came from the helper
+
+    @property
+    def running(self) -> bool:
+        """Whether a helper process is started (it may still be loading the model)."""
+        return self._pool is not None
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the running helper (none when it is stopped)."""
+        return [p.pid for p in self._processes() if p.pid is not None]
+
+    def _processes(self) -> list[BaseProcess]:
+        # The executor's own table: it keeps no public handle on its processes.
+        pool = self._pool
+        return list((getattr(pool, "_processes", None) or {}).values()) if pool else []
 
     def start(self) -> None:
         """Start the helper (it loads the model in the background)."""
         if self._pool is None:
+            self._asked_at = self._clock()  # a new helper gets a whole idle period
             # spawn: the worker has threads (scheduler, connection pools) that fork would copy.
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
@@ -134,6 +175,7 @@ class ReadAhead:
     def prefetch(self, rows: Sequence[tuple[int, str]]) -> None:
         """Classify (id, text) rows likely to be claimed later; nothing until the helper is up."""
         self.start()
+        self._asked_at = self._clock()
         if not rows or self._pool is None or not self.ready:
             return
         texts = [text for _, text in rows]
@@ -178,16 +220,54 @@ class ReadAhead:
                 found[id_] = (text, one)
         return found
 
-    def close(self) -> None:
-        """Stop the helper (a new one starts on the next prefetch)."""
+    def stop_if_idle(self) -> bool:
+        """Stop the helper when no read-ahead was asked for in the idle period; True if stopped.
+
+        Called by the intake job on each run without a backlog; the next prefetch starts a
+        new helper. Results not yet taken are dropped: their messages are classified here.
+        """
+        idle = self._clock() - self._asked_at
+        if self._pool is None or idle < self._idle_seconds:
+            return False
+        log.info("classification helper idle for %.0f s: stopping it to free its memory", idle)
+        self.close(grace=HELPER_EXIT_SECONDS)
+        return True
+
+    def close(self, *, grace: float = 0.0) -> None:
+        """Stop the helper (a new one starts on the next prefetch).
+
+        The helper is given `grace` seconds to leave on the executor's request (an idle one
+        does at once), then terminated: a hung helper would not stop by itself. Returns when
+        the process has exited, or after HELPER_EXIT_SECONDS more.
+        """
+        processes = self._processes()
         pool, self._pool, self._warm, self._ahead = self._pool, None, None, []
         if pool is None:
             return
-        # A hung helper would not stop by itself (the executor only asks it to).
-        processes = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
+        left = _still_running(processes, grace)
+        for process in left:
             process.terminate()
+        if _still_running(left, HELPER_EXIT_SECONDS):
+            log.warning("classification helper did not exit after terminate")
+
+
+def _still_running(processes: list[BaseProcess], timeout: float) -> list[BaseProcess]:
+    """The processes that have not exited within `timeout` seconds.
+
+    Waits on the processes' sentinels, not with join(): the executor's own thread joins
+    (reaps) them, and two threads waiting for one child race.
+    """
+    deadline = time.monotonic() + timeout
+    left = list(processes)
+    while left:
+        ready = multiprocessing.connection.wait(
+            [p.sentinel for p in left], timeout=max(0.0, deadline - time.monotonic())
+        )
+        if not ready:
+            break
+        left = [p for p in left if p.sentinel not in ready]
+    return left
 
 
 def read_ahead(ctx: AppContext, model: ActiveModel) -> ReadAhead:
