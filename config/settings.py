@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     review_threshold: float = Field(default=0.5, ge=0, le=1)
     web_cache_seconds: float = Field(default=30.0, ge=0)
+    web_page_cache_mb: float = Field(default=64.0, ge=0)
     duplicate_window_hours: int = Field(default=72, ge=1)
 
     vk_token: str | None = None

@@ -41,6 +41,7 @@ from web.pages import (
     triage_noise,
 )
 from web.pages.common import API_PREFIXES, wants_html
+from web.response_cache import ResponseCache, SnapshotVersion
 
 WEB_DIR = Path(__file__).resolve().parent
 ROUTERS = (
@@ -130,6 +131,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     register_filters(templates.env, tz=app.state.web.tz)
     app.state.templates = templates
     app.add_middleware(InFlightLimit)
+    _add_page_cache(app, settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -146,6 +148,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _add_page_cache(app: FastAPI, settings: Settings) -> None:
+    """Stored GET pages (web.response_cache) on PostgreSQL; SQLite has no data version."""
+    engine: Engine = app.state.engine
+    seconds, megabytes = settings.web_cache_seconds, settings.web_page_cache_mb
+    if engine.dialect.name != "postgresql" or seconds <= 0 or megabytes <= 0:
+        return
+    version = SnapshotVersion(engine).current
+    app.add_middleware(
+        ResponseCache, version=version, seconds=seconds, max_bytes=int(megabytes * 2**20)
+    )
 
 
 def _signed_in(request: Request) -> User | None:

@@ -9,8 +9,11 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from web.auth import csrf_token
+from web.repository import reference
+from web.response_cache import data_version
 
 PER_PAGE = 50
 API_PREFIXES = ("/api/", "/open311/")
@@ -26,6 +29,22 @@ def render(request: Request, name: str, ctx: dict[str, Any], *, status_code: int
     """Render a page or fragment with the CSRF token and the clock added."""
     full = {"csrf": csrf_token(request), "now": datetime.now(UTC), "user": None} | ctx
     return templates_of(request).TemplateResponse(request, name, full, status_code=status_code)
+
+
+def form_choices(request: Request, session: Session) -> reference.FormChoices:
+    """Blocks, departments, executors and settlements for a page's forms.
+
+    Requests that read the same data version (web.response_cache) share one copy for the
+    memo's time: until something is written, they would read the same rows.
+    """
+    version = data_version(request.scope)
+    if version is None:
+        return reference.form_choices(session)
+    memo = request.app.state.web.memo
+    choices: reference.FormChoices = memo.get(
+        ("form_choices", version), lambda: reference.form_choices(session)
+    )
+    return choices
 
 
 def wants_html(request: Request) -> bool:

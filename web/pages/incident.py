@@ -16,7 +16,7 @@ from incidents.lifecycle import TRANSITIONS
 from web.auth import can
 from web.deps import CSRF, Ctx, CurrentUser, DbSession, Scope, WebContext, require
 from web.pages import triage_ops as ops
-from web.pages.common import render, see_other, to_int, with_notice
+from web.pages.common import form_choices, render, see_other, to_int, with_notice
 from web.repository import detail as repo
 from web.repository import reference
 
@@ -53,9 +53,12 @@ def page_context(
     user: User,
     ctx: WebContext,
     names: dict[str, str | None] | None = None,
+    choices: reference.FormChoices | None = None,
 ) -> dict[str, Any]:
     """Everything the incident page shows."""
-    now, choices = datetime.now(UTC), reference.form_choices(session)
+    now = datetime.now(UTC)
+    if choices is None:
+        choices = reference.form_choices(session)
     return {
         "user": user,
         "inc": incident,
@@ -87,7 +90,10 @@ def incident_page(
     if card is None:
         raise HTTPException(status_code=404, detail="Инцидент не найден")
     incident, names = card
-    ctx_page = page_context(session, incident=incident, user=user, ctx=ctx, names=names)
+    choices = form_choices(request, session)
+    ctx_page = page_context(
+        session, incident=incident, user=user, ctx=ctx, names=names, choices=choices
+    )
     return render(request, "incident.html", ctx_page)
 
 

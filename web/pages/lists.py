@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.models import INCIDENT_STATUSES
 from web.deps import CurrentUser, DbSession, Scope, require
-from web.pages.common import PER_PAGE, pages_for, query_without, render
+from web.pages.common import PER_PAGE, form_choices, pages_for, query_without, render
 from web.repository import incidents as repo
 from web.repository import reference
 
@@ -85,6 +85,6 @@ def incident_list(
         "page": query.page,
         "pages": pages_for(min(total, repo.COUNT_CAP)),
         "query": query_without(request, "page", "notice"),
-        **filter_options(reference.form_choices(session)),
+        **filter_options(form_choices(request, session)),
     }
     return render(request, "incidents.html", ctx)

@@ -18,6 +18,7 @@ from web.deps import CSRF, Ctx, CurrentUser, DbSession, require
 from web.formatting import OptionList
 from web.pages import triage_ops as ops
 from web.pages.common import (
+    form_choices,
     is_partial,
     pages_for,
     query_without,
@@ -94,7 +95,7 @@ def triage_page(
     request: Request, session: DbSession, user: CurrentUser, query: Filters, web: Ctx
 ) -> Response:
     """The queue with filters, bulk bar, keyboard help and the classifier's version."""
-    query, choices = _queue(query), reference.form_choices(session)
+    query, choices = _queue(query), form_choices(request, session)
     ctx = _list_ctx(request, session, query, choices) | filter_options(choices)
     ctx |= {"user": user, "flt": query.flt, "refresh": REFRESH_SECONDS}
     ctx["model_version"] = active_model_version(web.settings.models_dir)
@@ -105,7 +106,7 @@ def triage_page(
 def triage_list(request: Request, session: DbSession, query: Filters) -> Response:
     """The list fragment the page re-fetches every few seconds."""
     query = _queue(query)
-    ctx = _list_ctx(request, session, query, reference.form_choices(session))
+    ctx = _list_ctx(request, session, query, form_choices(request, session))
     ctx["back"] = "/triage?" + ctx["query"]
     return render(request, "_triage_list.html", ctx)
 
