@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from core.models import (
@@ -59,6 +59,14 @@ class AnswerRow:
     formal_reasons: list[Any]
 
 
+@dataclass(frozen=True)
+class FeedbackRow:
+    verdict: str
+    comment: str | None
+    channel: str | None
+    created_at: datetime
+
+
 def visible_incident(
     session: Session, *, incident_id: int, scope: IncidentScope
 ) -> Incident | None:
@@ -69,85 +77,135 @@ def visible_incident(
     return incident
 
 
+# The page's lists are read as plain rows by Core statements made once: an ORM query of
+# whole entities costs about three times the CPU for the same rows (0.78 vs 0.26 ms for a
+# timeline at 1M incidents), and the incident page makes four of them.
+_MSG, _SRC, _EVT = Message.__table__, Source.__table__, IncidentEvent.__table__
+_ANS, _FB, _USR = Answer.__table__, CitizenFeedback.__table__, User.__table__
+_INCIDENT_ID = bindparam("incident_id", type_=Integer)
+_TIMELINE = (
+    select(
+        _MSG.c.id,
+        _SRC.c.kind,
+        _SRC.c.name,
+        _MSG.c.author_name,
+        _MSG.c.created_at,
+        _MSG.c.text,
+        _MSG.c.url,
+        _MSG.c.place_text,
+        _MSG.c.attachments,
+    )
+    .join(_SRC, _SRC.c.id == _MSG.c.source_id)
+    .where(_MSG.c.incident_id == _INCIDENT_ID)
+    .order_by(_MSG.c.created_at, _MSG.c.id)
+)
+_HISTORY = (
+    select(
+        _EVT.c.at,
+        _EVT.c.action,
+        _USR.c.full_name,
+        _USR.c.username,
+        _EVT.c.from_status,
+        _EVT.c.to_status,
+        _EVT.c.reason,
+        _EVT.c.payload,
+    )
+    .outerjoin(_USR, _USR.c.id == _EVT.c.actor_id)
+    .where(_EVT.c.incident_id == _INCIDENT_ID)
+    .order_by(_EVT.c.at, _EVT.c.id)
+)
+_ANSWERS = (
+    select(
+        _ANS.c.id,
+        _ANS.c.kind,
+        _ANS.c.text,
+        _USR.c.full_name,
+        _ANS.c.created_at,
+        _ANS.c.published_at,
+        _ANS.c.formal_reply,
+        _ANS.c.formal_reasons,
+    )
+    .outerjoin(_USR, _USR.c.id == _ANS.c.author_id)
+    .where(_ANS.c.incident_id == _INCIDENT_ID)
+    .order_by(_ANS.c.created_at, _ANS.c.id)
+)
+_PUBLISHED_ANSWERS = _ANSWERS.where(_ANS.c.published_at.is_not(None))
+_FEEDBACK = (
+    select(_FB.c.verdict, _FB.c.comment, _FB.c.channel, _FB.c.created_at)
+    .where(_FB.c.incident_id == _INCIDENT_ID)
+    .order_by(_FB.c.created_at, _FB.c.id)
+)
+
+
+def _rows(session: Session, stmt: Any, incident_id: int) -> Any:
+    # Through the session, not its connection: pending changes are flushed first.
+    return session.execute(stmt, {"incident_id": incident_id})
+
+
 def timeline(session: Session, *, incident_id: int) -> list[TimelineItem]:
     """Every message of the incident, oldest first, with its channel."""
-    stmt = (
-        select(Message, Source.kind, Source.name)
-        .join(Source, Source.id == Message.source_id)
-        .where(Message.incident_id == incident_id)
-        .order_by(Message.created_at, Message.id)
-    )
     return [
         TimelineItem(
-            message_id=msg.id,
+            message_id=id_,
             source_kind=kind,
             source_name=name,
-            author_name=msg.author_name,
-            created_at=msg.created_at,
-            text=msg.text,
-            url=msg.url,
-            place_text=msg.place_text,
-            attachments=list(msg.attachments or []),
+            author_name=author,
+            created_at=created,
+            text=text_,
+            url=url,
+            place_text=place,
+            attachments=list(attachments or []),
         )
-        for msg, kind, name in session.execute(stmt)
+        for id_, kind, name, author, created, text_, url, place, attachments in _rows(
+            session, _TIMELINE, incident_id
+        )
     ]
 
 
 def history(session: Session, *, incident_id: int) -> list[EventRow]:
     """Audit events, oldest first, with the actor's name (None: the system or the citizen)."""
-    stmt = (
-        select(IncidentEvent, User.full_name, User.username)
-        .outerjoin(User, User.id == IncidentEvent.actor_id)
-        .where(IncidentEvent.incident_id == incident_id)
-        .order_by(IncidentEvent.at, IncidentEvent.id)
-    )
     return [
         EventRow(
-            at=ev.at,
-            action=ev.action,
+            at=at,
+            action=action,
             actor=(full or login) if login else None,
-            from_status=ev.from_status,
-            to_status=ev.to_status,
-            reason=ev.reason,
-            payload=dict(ev.payload or {}),
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            payload=dict(payload or {}),
         )
-        for ev, full, login in session.execute(stmt)
+        for at, action, full, login, from_status, to_status, reason, payload in _rows(
+            session, _HISTORY, incident_id
+        )
     ]
 
 
 def answers(session: Session, *, incident_id: int, published_only: bool = False) -> list[AnswerRow]:
     """Answers, oldest first (only published ones when asked)."""
-    stmt = (
-        select(Answer, User.full_name)
-        .outerjoin(User, User.id == Answer.author_id)
-        .where(Answer.incident_id == incident_id)
-        .order_by(Answer.created_at, Answer.id)
-    )
-    if published_only:
-        stmt = stmt.where(Answer.published_at.is_not(None))
+    stmt = _PUBLISHED_ANSWERS if published_only else _ANSWERS
     return [
         AnswerRow(
-            id=a.id,
-            kind=a.kind,
-            text=a.text,
+            id=id_,
+            kind=kind,
+            text=text_,
             author=name,
-            created_at=a.created_at,
-            published_at=a.published_at,
-            formal_reply=a.formal_reply,
-            formal_reasons=list(a.formal_reasons or []),
+            created_at=created,
+            published_at=published,
+            formal_reply=formal,
+            formal_reasons=list(reasons or []),
         )
-        for a, name in session.execute(stmt)
+        for id_, kind, text_, name, created, published, formal, reasons in _rows(
+            session, stmt, incident_id
+        )
     ]
 
 
-def feedback(session: Session, *, incident_id: int) -> list[CitizenFeedback]:
+def feedback(session: Session, *, incident_id: int) -> list[FeedbackRow]:
     """The citizen's verdicts, oldest first."""
-    stmt = (
-        select(CitizenFeedback)
-        .where(CitizenFeedback.incident_id == incident_id)
-        .order_by(CitizenFeedback.created_at, CitizenFeedback.id)
-    )
-    return list(session.scalars(stmt))
+    return [
+        FeedbackRow(verdict=verdict, comment=comment, channel=channel, created_at=created)
+        for verdict, comment, channel, created in _rows(session, _FEEDBACK, incident_id)
+    ]
 
 
 _EXECUTOR = aliased(User, name="executor")
