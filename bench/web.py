@@ -8,11 +8,18 @@ operator and measures p50/p99 of /triage, /incidents/{id} and GET /api/v1/incide
 models: clients that pause about `--think` seconds between requests as people do, and
 clients that fire back to back (saturation, where latency is clients ÷ throughput). The load
 comes from a minimal HTTP/1.1 client (`--client httpx` for the old one, whose ~5 ms of CPU
-per request on a 2-core machine mostly measured itself). Prints figures, asserts nothing;
-the schema is dropped at the end unless --keep (and --reuse measures a kept one).
+per request on a 2-core machine mostly measured itself); each client signs in with a session
+of its own, as fifty operators would.
+
+The server runs twice: with the page cache off (the baseline, MCU_WEB_PAGE_CACHE_MB=0) and
+on (web.response_cache: a page is stored until the next write anywhere in the database),
+while a thread commits `--writes` updates of random incidents a second, so stored pages keep
+being invalidated as intake and staff would do; the `stored` column is the share of answers
+served from the store. Prints figures, asserts nothing; the schema is dropped at the end
+unless --keep (and --reuse measures a kept one).
 
     .venv/bin/python bench/web.py [--n 1000000] [--clients 50] [--requests 500] [--think 1 0.25]
-        [--workers 2] [--client raw|httpx] [--keep] [--reuse]
+        [--workers 2] [--client raw|httpx] [--page-cache off on] [--writes 1] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -93,6 +101,35 @@ def prepare_reference(engine: Engine) -> tuple[list[int], list[tuple[str, float,
             (s.name, s.lat or 47.7, s.lon or 131.1) for s in session.scalars(select(Settlement))
         ]
         return depts, places, source.id
+
+
+class Writer:
+    """A thread that touches `per_second` random incidents a second (one commit each), as
+    intake and staff do: every write changes the data version the page cache keys by."""
+
+    def __init__(self, engine: Engine, *, n: int, per_second: float) -> None:
+        self.engine, self.n, self.per_second = engine, n, per_second
+        self.done = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        rng = random.Random(5)
+        touch = text("UPDATE incidents SET updated_at = now() WHERE id = :id")
+        while not self._stop.wait(1 / self.per_second):
+            with self.engine.begin() as conn:
+                conn.execute(touch, {"id": rng.randint(1, self.n)})
+            self.done += 1
+
+    def __enter__(self) -> Writer:
+        if self.per_second > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
 
 def _arrival(i: int, n: int, now: datetime, rng: random.Random) -> datetime:
@@ -202,13 +239,16 @@ def serve(url: str, port: int, workers: int) -> None:
     run_server("bench.web:bench_app", host="127.0.0.1", port=port, workers=workers, factory=True)
 
 
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `serve` in a subprocess and wait for /healthz."""
+def start_server(url: str, workers: int, *, cache: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `serve` in a subprocess (page cache on or off) and wait for /healthz."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     command = [sys.executable, __file__, "--serve", url, "--port", str(port)]
-    proc = subprocess.Popen([*command, "--workers", str(workers)], cwd=ROOT)
+    env = os.environ | {"MCU_WEB_PAGE_CACHE_MB": os.environ.get("MCU_WEB_PAGE_CACHE_MB", "64")}
+    if not cache:
+        env["MCU_WEB_PAGE_CACHE_MB"] = "0"
+    proc = subprocess.Popen([*command, "--workers", str(workers)], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -229,9 +269,14 @@ async def login(client: httpx.AsyncClient) -> None:
     response = await client.post("/login", data=form)
     if response.status_code != 303:
         raise RuntimeError(f"login failed: {response.status_code}")
+    # The first page gives the new session its CSRF token (a new cookie): the raw clients
+    # then send the cookie a browser would hold from then on.
+    await client.get("/triage")
 
 
 Get = Callable[[str], Awaitable[int]]
+# Answers of the raw clients by the server's x-mcu-cache header (web.response_cache).
+CACHE_ANSWERS = {"hit": 0, "miss": 0}
 
 
 class RawConnection:
@@ -257,6 +302,9 @@ class RawConnection:
         if length is None:
             raise RuntimeError(f"{path}: response without Content-Length")
         await reader.readexactly(int(length.group(1)))
+        cached = re.search(r"\r\nx-mcu-cache: *(hit|miss)", head)
+        if cached is not None:
+            CACHE_ANSWERS[cached.group(1)] += 1
         if "\r\nconnection: close" in head:
             writer.close()
             self.streams = None
@@ -269,10 +317,12 @@ class RawConnection:
             self.streams = None
 
 
-def _getters(
+async def _getters(
     client: httpx.AsyncClient, kind: str, count: int, base: str
 ) -> list[tuple[Get, Callable[[], None]]]:
-    """`count` GET functions: raw connections with the client's session cookie, or httpx."""
+    """`count` GET functions: raw connections, each signed in with a session of its own as
+    the operators' browsers are (so no client is served a page another one's request
+    stored), or the shared httpx client."""
     if kind == "httpx":
 
         async def via_httpx(path: str) -> int:
@@ -280,8 +330,12 @@ def _getters(
 
         return [(via_httpx, lambda: None)] * count
     url = httpx.URL(base)
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    conns = [RawConnection(url.host, url.port or 80, cookie) for _ in range(count)]
+    conns = []
+    for _ in range(count):
+        async with httpx.AsyncClient(base_url=base, timeout=120) as own:
+            await login(own)
+            cookie = "; ".join(f"{k}={v}" for k, v in own.cookies.items())
+        conns.append(RawConnection(url.host, url.port or 80, cookie))
     return [(conn.get, conn.close) for conn in conns]
 
 
@@ -351,12 +405,15 @@ async def _table(
 ) -> None:
     """One table: every endpoint under the same load model."""
     print(f"{'endpoint':28} {'requests':>8} {'errors':>6}", end="")
-    print(f" {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+    print(f" {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'stored':>7}")
     for name, path in endpoints(n):
         await hammer(getters, path, total=min(requests, 2 * len(getters)))
+        CACHE_ANSWERS.update(hit=0, miss=0)
         latencies, errors, wall = await hammer(getters, path, total=requests, think=think)
+        answered = CACHE_ANSWERS["hit"] + CACHE_ANSWERS["miss"]
+        stored = f"{CACHE_ANSWERS['hit'] / answered:7.0%}" if answered else f"{'—':>7}"
         print(f"{name:28} {len(latencies):8} {errors:6} {_pct(latencies, 0.5):8.1f} "
-              f"{_pct(latencies, 0.99):8.1f} {len(latencies) / wall:7.1f}")  # fmt: skip
+              f"{_pct(latencies, 0.99):8.1f} {len(latencies) / wall:7.1f} {stored}")  # fmt: skip
 
 
 async def measure(
@@ -366,7 +423,7 @@ async def measure(
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
         await login(client)
-        getters = _getters(client, kind, clients, base)
+        getters = await _getters(client, kind, clients, base)
         for pause in (t for t in thinks if t > 0):
             print(f"\n{clients} clients, each pausing 0.5–1.5 × {pause:g} s between requests "
                   f"(people at work; ≈{clients / pause:.0f} req/s offered):")  # fmt: skip
@@ -401,6 +458,14 @@ def main() -> int:
         "--think", type=float, nargs="+", default=[1.0, 0.25],
         help="mean pauses of a client between requests in s, one table each (0: none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--page-cache", nargs="+", choices=("off", "on"), default=["off", "on"],
+        help="measure the server with the page cache off, on, or both (the baseline first)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--writes", type=float, default=1.0,
+        help="incidents updated per second while measuring (each write invalidates the cache)",
+    )  # fmt: skip
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -421,10 +486,20 @@ def main() -> int:
             seconds = load(engine, args.n, args.seed)
             print(f"loaded {args.n:,} incidents + messages into {SCHEMA} in {seconds:.1f} s")
         analyze(engine)
-        proc, base = start_server(url, args.workers)
-        print(f"uvicorn ({args.workers} worker(s)) at {base}, {args.clients} concurrent "
-              f"{args.client} clients")  # fmt: skip
-        asyncio.run(measure(base, args.n, args.clients, args.requests, args.client, args.think))
+        for cache in args.page_cache:
+            proc, base = start_server(url, args.workers, cache=cache == "on")
+            state = "on (web.response_cache)" if cache == "on" else "off (MCU_WEB_PAGE_CACHE_MB=0)"
+            print(f"\n=== page cache {state}: uvicorn ({args.workers} worker(s)) at {base}, "
+                  f"{args.clients} concurrent {args.client} clients, {args.writes:g} writes/s "
+                  "to random incidents meanwhile ===")  # fmt: skip
+            with Writer(engine, n=args.n, per_second=args.writes) as writer:
+                asyncio.run(
+                    measure(base, args.n, args.clients, args.requests, args.client, args.think)
+                )
+            print(f"writes committed during the measurement: {writer.done}")
+            proc.terminate()
+            proc.wait(timeout=20)
+            proc = None
     finally:
         if proc is not None:
             proc.terminate()
