@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -12,10 +13,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from web.auth import csrf_token
+from web.memo import Memo
 from web.repository import reference
 from web.response_cache import data_version
 
 PER_PAGE = 50
+T = TypeVar("T")
 API_PREFIXES = ("/api/", "/open311/")
 
 
@@ -31,20 +34,24 @@ def render(request: Request, name: str, ctx: dict[str, Any], *, status_code: int
     return templates_of(request).TemplateResponse(request, name, full, status_code=status_code)
 
 
-def form_choices(request: Request, session: Session) -> reference.FormChoices:
-    """Blocks, departments, executors and settlements for a page's forms.
+def shared(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, shared by every request that reads the same data version.
 
-    Requests that read the same data version (web.response_cache) share one copy for the
-    memo's time: until something is written, they would read the same rows.
+    A cacheable request (web.response_cache) knows the version of the data it reads: until
+    something is written, any user's request would read the same rows, so what is computed
+    from them alone (not from the user: put the scope in `key` when it matters) is kept
+    in the process's memo, at most MCU_WEB_CACHE_SECONDS. Other requests compute afresh.
     """
     version = data_version(request.scope)
     if version is None:
-        return reference.form_choices(session)
-    memo = request.app.state.web.memo
-    choices: reference.FormChoices = memo.get(
-        ("form_choices", version), lambda: reference.form_choices(session)
-    )
-    return choices
+        return compute()
+    memo: Memo = request.app.state.web.memo
+    return memo.get((key, version), compute)
+
+
+def form_choices(request: Request, session: Session) -> reference.FormChoices:
+    """Blocks, departments, executors and settlements for a page's forms."""
+    return shared(request, "form_choices", lambda: reference.form_choices(session))
 
 
 def wants_html(request: Request) -> bool:

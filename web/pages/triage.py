@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import escape
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from core.errors import AppError
 from core.models import Incident, User
 from web.api_status import active_model_version
+from web.auth import csrf_token
 from web.deps import CSRF, Ctx, CurrentUser, DbSession, require
 from web.formatting import OptionList
 from web.pages import triage_ops as ops
@@ -25,6 +27,8 @@ from web.pages.common import (
     render,
     safe_path,
     see_other,
+    shared,
+    templates_of,
     to_int,
     with_notice,
 )
@@ -96,9 +100,17 @@ def triage_page(
 ) -> Response:
     """The queue with filters, bulk bar, keyboard help and the classifier's version."""
     query, choices = _queue(query), form_choices(request, session)
-    ctx = _list_ctx(request, session, query, choices) | filter_options(choices)
-    ctx |= {"user": user, "flt": query.flt, "refresh": REFRESH_SECONDS}
-    ctx["model_version"] = active_model_version(web.settings.models_dir)
+    back = str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+    ctx = _item_choices(choices) | filter_options(choices)
+    ctx |= {
+        "user": user,
+        "flt": query.flt,
+        "refresh": REFRESH_SECONDS,
+        "query": query_without(request, "page", "notice"),
+        "back": back,
+        "queue_html": _list_html(request, session, query, choices, back=back),
+        "model_version": active_model_version(web.settings.models_dir),
+    }
     return render(request, "triage.html", ctx)
 
 
@@ -106,9 +118,40 @@ def triage_page(
 def triage_list(request: Request, session: DbSession, query: Filters) -> Response:
     """The list fragment the page re-fetches every few seconds."""
     query = _queue(query)
-    ctx = _list_ctx(request, session, query, form_choices(request, session))
-    ctx["back"] = "/triage?" + ctx["query"]
-    return render(request, "_triage_list.html", ctx)
+    back = "/triage?" + query_without(request, "page", "notice")
+    return HTMLResponse(
+        _list_html(request, session, query, form_choices(request, session), back=back)
+    )
+
+
+# Stands for the session's CSRF token in a queue list shared by several sessions: random per
+# process, so no text of a message can contain it.
+CSRF_MARK = f"csrf-{secrets.token_hex(16)}"
+
+
+def _list_html(
+    request: Request,
+    session: Session,
+    query: ListQuery,
+    choices: reference.FormChoices,
+    *,
+    back: str,
+) -> Markup:
+    """The queue list as HTML with this session's CSRF token.
+
+    The list reads ALL_SCOPE whoever asks (the triage permission is checked before), so
+    the requests of one data version share one rendering (`shared`): it is made with a
+    mark for the token, put in per request.
+    """
+
+    def build() -> str:
+        ctx = _list_ctx(request, session, query, choices) | {"back": back, "csrf": CSRF_MARK}
+        ctx["now"] = datetime.now(UTC)
+        return templates_of(request).get_template("_triage_list.html").render(ctx)
+
+    key = ("triage_list", str(request.url.query), back)
+    html = shared(request, key, build)
+    return Markup(html.replace(CSRF_MARK, csrf_token(request)))
 
 
 def _incident(session: Session, incident_id: int) -> Incident:
