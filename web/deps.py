@@ -28,6 +28,7 @@ from web.auth import (
 )
 from web.memo import Memo
 from web.repository.scope import IncidentScope
+from web.response_cache import data_version
 
 
 @dataclass
@@ -106,13 +107,33 @@ def _finish(session: Session, *, ok: bool) -> None:
         session.close()
 
 
+def _reading_sessionmaker(state: Any) -> sessionmaker[Session]:
+    """Sessions whose connections autocommit: for pages that only read."""
+    factory: sessionmaker[Session] | None = getattr(state, "reading_sessions", None)
+    if factory is None:
+        engine = state.engine.execution_options(isolation_level="AUTOCOMMIT")
+        factory = state.reading_sessions = session_factory(engine)
+    return factory
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; committed here and nowhere else in the web layer.
 
     Opening a session does no I/O (the connection is taken at the first query), so only
     the commit and close go to the thread pool, in one trip, and not at all when the
     request never touched the database.
+
+    A page the page cache keys by data version (web.response_cache) only reads: its
+    statements run in autocommit, without the BEGIN and COMMIT round trips (each read
+    statement of READ COMMITTED sees its own snapshot either way), and it is closed here.
     """
+    if data_version(request.scope) is not None:
+        reading = _reading_sessionmaker(request.app.state)()
+        try:
+            yield reading
+        finally:
+            reading.close()
+        return
     session = _sessionmaker(request.app.state)()
     try:
         yield session
