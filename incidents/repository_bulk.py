@@ -1,11 +1,14 @@
 """The bulk SQL of intake's batch path: one statement per table and batch where it can.
 
 A worker batch writes thousands of rows (incidents, events, classifications, alerts). What
-costs is per-row Python work, so the rows are plain dicts and:
+costs is per-row work, so the rows are plain dicts and:
 
-- on PostgreSQL each table gets ONE statement whose rows travel as one JSON parameter
-  (`json_populate_recordset`, as `collectors.repository.store_messages` does): one round
-  trip, and the encoding is the C JSON encoder's;
+- on PostgreSQL the INSERTs are binary COPYs on the session's connection, in its
+  transaction: no value is formatted as text in Python nor parsed from text by PostgreSQL,
+  only JSON columns travel as their text (the one `core.db` writes). COPY has no ON
+  CONFLICT, so the outbox rows go through a temporary table and one INSERT ... ON CONFLICT
+  DO NOTHING. The UPDATEs (links, joined incidents) take their rows as one JSON parameter
+  (`json_populate_recordset`): COPY into a temporary table made them no cheaper;
 - on SQLite an executemany (the driver's loop in C) through a copy of the table whose
   datetime columns are bound by one `strftime` (the same text SQLAlchemy stores) instead
   of the generic DateTime processing, several times slower per value.
@@ -17,11 +20,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any, cast
 
-from sqlalchemy import JSON, Column, MetaData, String, Table, TypeDecorator, bindparam, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -89,7 +109,7 @@ def _pg(session: Session) -> bool:
 
 
 def _iso(value: Any) -> str:
-    """How a datetime travels in the JSON of a recordset (the C encoder asks only for these)."""
+    """How a datetime travels in JSON (the C encoder asks only for values it cannot encode)."""
     if not isinstance(value, datetime):
         raise TypeError(f"{type(value).__name__} has no JSON form")
     if value.tzinfo is None:
@@ -100,6 +120,131 @@ def _iso(value: Any) -> str:
 def recordset(rows: Iterable[Mapping[str, Any]]) -> str:
     """The rows as one JSON array (datetimes as ISO 8601 with offset); ValueError for NaN."""
     return json.dumps(list(rows), ensure_ascii=False, allow_nan=False, default=_iso)
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """A JSON column's text as `core.db` writes it (nested datetimes as in `recordset`, NaN
+    refused: PostgreSQL's JSON has none). The C encoder is made once, not once per value as
+    `JSONEncoder.encode` does: that nearly halves the cost of the small values of a batch."""
+    if c_make_encoder is None:  # Python built without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_iso).encode
+    chunks = c_make_encoder(None, _iso, c_encode_basestring, None, ": ", ", ", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_json_value = _json_encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class _CopyPlan:
+    """How rows with these keys travel in a binary COPY into a table."""
+
+    names: tuple[str, ...]
+    types: tuple[str, ...]  # psycopg type names: the binary form of each value
+    json_at: tuple[int, ...]  # sent as their text: json_recv takes the JSON text as given
+    times_at: tuple[int, ...]  # checked for naive datetimes, which COPY cannot place
+
+
+def _copy_type(column: Column[Any]) -> str:
+    """The binary form of the column's values (the server reads them with its own type's
+    receive function, so the form must be the column's: int4 for INTEGER, and so on)."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return "timestamptz"
+    if isinstance(kind, JSON):
+        return "text"  # the binary form of json is its text
+    if isinstance(kind, Float) and (kind.precision or 53) > 24:  # FLOAT(24) is a real
+        return "float8"
+    for base, name in (
+        (Boolean, "bool"),
+        (SmallInteger, "int2"),
+        (BigInteger, "int8"),
+        (Integer, "int4"),
+        (String, "text"),  # varchar and text share their binary form
+    ):
+        if isinstance(kind, base):
+            return name
+    raise TypeError(f"{column.table.name}.{column.name}: no COPY form for {kind!r}")
+
+
+@cache
+def _copy_plan(table: Table, names: tuple[str, ...]) -> _CopyPlan:
+    columns = [table.c[name] for name in names]
+    return _CopyPlan(
+        names=names,
+        types=tuple(_copy_type(column) for column in columns),
+        json_at=tuple(i for i, c in enumerate(columns) if isinstance(c.type, JSON)),
+        times_at=tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime)),
+    )
+
+
+def _copy_values(plan: _CopyPlan, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The rows as COPY values, JSON encoded; ValueError for naive datetimes and NaN in JSON
+    (before anything is sent: the caller then takes the generic path, which refuses or
+    stores them as it always has)."""
+    names, json_at, times_at = plan.names, plan.json_at, plan.times_at
+    out = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i in json_at:
+            if (value := values[i]) is not None:
+                values[i] = _json_value(value)
+        for i in times_at:
+            if (value := values[i]) is not None and value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+        out.append(values)
+    return out
+
+
+def _driver(session: Session) -> Any:
+    """The session's psycopg connection, in its transaction, pending changes flushed first
+    (as `session.execute` would: the copied rows may refer to them)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().connection.driver_connection
+
+
+def _copy(driver: Any, target: str, plan: _CopyPlan, values: Iterable[Sequence[Any]]) -> None:
+    statement = f"COPY {target} ({', '.join(plan.names)}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(plan.types)
+        for row in values:
+            copy.write_row(row)
+
+
+def _copy_skipping(
+    session: Session, table: Table, plan: _CopyPlan, values: list[list[Any]], conflict: str
+) -> None:
+    """COPY has no ON CONFLICT: the rows go to a temporary table of the connection first.
+
+    One INSERT ... SELECT then takes them over in their order (the ids follow it), existing
+    keys skipped, and empties the temporary table, so that a second call in the transaction
+    starts empty too (the commit truncates it anyway). Each call makes sure it exists (IF
+    NOT EXISTS: cheap once made, and a table made in a transaction rolled back is gone).
+    It has the columns of `table` without defaults (no sequence value is taken for the
+    copy) or constraints, and `bulk_order`, which numbers the rows.
+    """
+    driver = _driver(session)
+    connection = session.connection()
+    stage = f"pg_temp.bulk_{table.name}"
+    connection.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT *, 0 AS bulk_order FROM {table.name} WITH NO DATA"
+        )
+    )
+    for n, row in enumerate(values):
+        row.append(n)
+    ordered = replace(plan, names=(*plan.names, "bulk_order"), types=(*plan.types, "int4"))
+    _copy(driver, stage, ordered, values)
+    names = ", ".join(plan.names)
+    connection.execute(
+        text(
+            f"WITH staged AS (DELETE FROM {stage} RETURNING *) "
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staged "
+            f"ORDER BY bulk_order ON CONFLICT ({conflict}) DO NOTHING"
+        )
+    )
 
 
 def insert_rows(
@@ -113,18 +258,16 @@ def insert_rows(
         # Neither path below applies Python-side column defaults: the rows must carry them.
         raise ValueError(f"{table.name}: rows lack {sorted(missing)}")
     if _pg(session):
+        plan = _copy_plan(table, tuple(rows[0]))
         try:
-            payload = recordset(rows)
-        except ValueError:  # NaN coordinates, naive times: the generic path stores or refuses
-            payload = None
-        if payload is not None:
-            names = ", ".join(rows[0])
-            skip = f" ON CONFLICT ({conflict}) DO NOTHING" if conflict else ""
-            stmt = text(
-                f"INSERT INTO {table.name} ({names}) SELECT {names} "
-                f"FROM json_populate_recordset(NULL::{table.name}, :rows){skip}"
-            )
-            session.execute(stmt, {"rows": payload})
+            values = _copy_values(plan, rows)
+        except ValueError:  # NaN in JSON, naive times: the generic path stores or refuses
+            values = None
+        if values is not None:
+            if conflict:
+                _copy_skipping(session, table, plan, values, conflict)
+            else:
+                _copy(_driver(session), table.name, plan, values)
             return
         insert: Any = postgresql.insert(table)
     else:

@@ -34,10 +34,10 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_due", "status", "due_at"),
         Index("ix_incidents_block_status", "block_code", "status"),
-        Index("ix_incidents_received", "received_at"),
         # Duplicate search: open incidents of one block received within the window.
         Index("ix_incidents_block_received", "block_code", "received_at"),
-        # Newest-first pages order by (received_at, id): deep pages need no extra sort.
+        # Newest-first pages order by (received_at, id): deep pages need no extra sort. It
+        # serves lookups by received_at alone too, so there is no index on that column only.
         Index("ix_incidents_received_id", "received_at", "id"),
         # Open incidents newest first (the dashboard's map, deadline counts): a partial
         # index, so the two-year archive of finished incidents is never walked.
