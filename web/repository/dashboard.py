@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Incident, Message, Settlement
-from web.repository.incidents import open_clause
+from web.repository.incidents import open_clause, paused_running_clause, running_clause
 from web.repository.scope import IncidentScope
 
 RECENT_ROWS_CAP = 200_000
@@ -36,21 +36,29 @@ def totals_by_block(session: Session, *, scope: IncidentScope) -> dict[str, int]
     return {block: int(n) for block, n in session.execute(stmt.group_by(Incident.block_code))}
 
 
+def _clock_running_count(
+    session: Session, *, scope: IncidentScope, conditions: tuple[ColumnElement[bool], ...]
+) -> int:
+    """Open incidents matching `conditions` whose deadline clock runs, in one round trip.
+
+    A pause stops the clock (docs/sla.md, «Пауза»), so a paused incident is neither overdue
+    nor due today. Two counts rather than one OR: the running statuses are still counted from
+    `ix_incidents_status_due` alone, and only the few paused incidents are read from the table.
+    """
+    running = select(func.count()).where(scope.clause(), running_clause(), *conditions)
+    paused = select(func.count()).where(scope.clause(), paused_running_clause(), *conditions)
+    return session.scalar(select(running.scalar_subquery() + paused.scalar_subquery())) or 0
+
+
 def overdue_now(session: Session, *, scope: IncidentScope, now: datetime) -> int:
-    """Open incidents whose nearest deadline has passed."""
-    stmt = select(func.count()).where(scope.clause(), open_clause(), Incident.due_at < now)
-    return session.scalar(stmt) or 0
+    """Open incidents whose nearest deadline has passed while its clock runs."""
+    return _clock_running_count(session, scope=scope, conditions=(Incident.due_at < now,))
 
 
 def due_between(session: Session, *, scope: IncidentScope, start: datetime, end: datetime) -> int:
-    """Open incidents whose nearest deadline falls in [start, end)."""
-    stmt = select(func.count()).where(
-        scope.clause(),
-        open_clause(),
-        Incident.due_at >= start,
-        Incident.due_at < end,
-    )
-    return session.scalar(stmt) or 0
+    """Open incidents whose nearest deadline falls in [start, end), paused clocks aside."""
+    window = (Incident.due_at >= start, Incident.due_at < end)
+    return _clock_running_count(session, scope=scope, conditions=window)
 
 
 def messages_total(session: Session) -> int:

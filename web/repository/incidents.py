@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 
 from core.models import (
@@ -17,12 +27,16 @@ from core.models import (
     Incident,
     Message,
     Settlement,
+    SlaPolicy,
     Source,
     User,
 )
 from web.repository.scope import IncidentScope
 
 QUEUE_STATUSES = ("new", "reopened")
+PAUSED = "paused"
+# Open statuses whose deadline clock runs; a pause stops it (docs/sla.md, «Пауза»).
+RUNNING_STATUSES = tuple(s for s in OPEN_STATUSES if s != PAUSED)
 COUNT_CAP = 10_000
 
 
@@ -57,6 +71,8 @@ class IncidentRow:
     received_at: datetime
     due_at: datetime | None
     message_count: int
+    # Paused, and the pause stops the pending deadline: not overdue, whatever due_at says.
+    clock_stopped: bool = False
 
 
 @dataclass
@@ -118,6 +134,57 @@ def open_clause() -> ColumnElement[bool]:
 _OPEN = open_clause()
 
 
+def running_clause() -> ColumnElement[bool]:
+    """Open and not paused: the deadline clock runs (statuses inlined, as in open_clause)."""
+    return Incident.status.in_(_inline("running_statuses", RUNNING_STATUSES))
+
+
+def _calendar_term_pending() -> ColumnElement[bool]:
+    """The pending deadline is a calendar-day final term (59-ФЗ), which a pause does not stop.
+
+    SQL of `incidents.rules.stops_on_pause`: the law knows no suspension of such a term. A
+    first-answer deadline is in working hours and stops; a final one stops unless its policy
+    counts it in calendar days rather than working days.
+    """
+    calendar_days = select(SlaPolicy.code).where(
+        SlaPolicy.final_answer_working_days.is_(None),
+        SlaPolicy.final_answer_calendar_days.is_not(None),
+    )
+    final_pending = or_(
+        Incident.first_answer_due_at.is_(None), Incident.first_answered_at.is_not(None)
+    )
+    return and_(final_pending, Incident.sla_policy.in_(calendar_days))
+
+
+def paused_running_clause() -> ColumnElement[bool]:
+    """Paused, yet the deadline clock runs (a 59-ФЗ calendar-day term)."""
+    return and_(Incident.status == PAUSED, _calendar_term_pending())
+
+
+def overdue_arms(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Past the nearest deadline while its clock runs, as two disjoint arms: not paused, and
+    paused on a 59-ФЗ term. A paused incident whose clock stands is not overdue.
+
+    Each arm is a status list and a plain `due_at` range for `ix_incidents_status_due`; the
+    first is answered from the index alone, the second reads only the few paused rows.
+    """
+    return (
+        and_(running_clause(), Incident.due_at < now),
+        and_(paused_running_clause(), Incident.due_at < now),
+    )
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """The overdue filter in one condition (for pages of rows, which read the table anyway)."""
+    return or_(*overdue_arms(now))
+
+
+def clock_stopped_column() -> ColumnElement[bool]:
+    """True for a paused incident whose pending deadline waits with it (for display)."""
+    stopped = and_(Incident.status == PAUSED, ~_calendar_term_pending())
+    return stopped.label("clock_stopped")
+
+
 def _status_clause(status: str) -> ColumnElement[bool] | None:
     if status == "queue":
         return _QUEUE
@@ -127,8 +194,9 @@ def _status_clause(status: str) -> ColumnElement[bool] | None:
 
 
 def _conditions(
-    flt: IncidentFilter, scope: IncidentScope, *, now: datetime, dialect: str
+    flt: IncidentFilter, scope: IncidentScope, *, now: datetime, dialect: str, overdue: bool = True
 ) -> list[ColumnElement[bool]]:
+    """The filter's WHERE conditions; `overdue=False` leaves the overdue one to the caller."""
     found: list[ColumnElement[bool] | None] = [
         None if scope.everything else scope.clause(),
         _status_clause(flt.status),
@@ -136,8 +204,8 @@ def _conditions(
         Incident.settlement == flt.settlement if flt.settlement else None,
         Incident.department_id == flt.department_id if flt.department_id is not None else None,
     ]
-    if flt.overdue:
-        found.append(and_(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now))
+    if flt.overdue and overdue:
+        found.append(overdue_clause(now))
     if flt.source_kind:
         found.append(
             exists()
@@ -185,6 +253,7 @@ _ROWS = (
         Block.name.label("block_name"),
         Department.name.label("department"),
         _EXECUTOR.full_name.label("executor"),
+        clock_stopped_column(),
     )
     .join(Block, Block.code == Incident.block_code)
     .outerjoin(Department, Department.id == Incident.department_id)
@@ -214,6 +283,7 @@ def _row(row: Any) -> IncidentRow:
         received_at=row.received_at,
         due_at=row.due_at,
         message_count=row.message_count,
+        clock_stopped=bool(row.clock_stopped),
     )
 
 
@@ -247,10 +317,23 @@ def count_incidents(
     now: datetime,
     cap: int = COUNT_CAP,
 ) -> int:
-    """How many incidents match, counted up to `cap` + 1 (beyond that: «more than cap»)."""
-    conditions = _conditions(flt, scope, now=now, dialect=_dialect(session))
-    inner = select(Incident.id).where(*conditions).limit(cap + 1).subquery()
-    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+    """How many incidents match, counted up to `cap` + 1 (beyond that: «more than cap»).
+
+    The overdue filter counts its two arms apart, in one round trip: as one OR, PostgreSQL
+    would read every overdue row from the table instead of the index alone.
+    """
+    conditions = _conditions(flt, scope, now=now, dialect=_dialect(session), overdue=False)
+    rows = select(Incident.id).where(*conditions)
+    if not flt.overdue:
+        return int(session.scalar(_capped_count(rows, cap)) or 0)
+    running, paused = (_capped_count(rows.where(arm), cap) for arm in overdue_arms(now))
+    found = session.scalar(select(running.scalar_subquery() + paused.scalar_subquery()))
+    return min(int(found or 0), cap + 1)
+
+
+def _capped_count(rows: Select[Any], cap: int) -> Select[Any]:
+    """SELECT count(*) of `rows`, reading at most `cap` + 1 of them."""
+    return select(func.count()).select_from(rows.limit(cap + 1).subquery())
 
 
 def triage_extras(session: Session, *, incident_ids: list[int]) -> dict[int, TriageExtra]:
