@@ -7,13 +7,16 @@ the rating, so a week computed later gives the same tallies as on the Monday aft
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     and_,
+    bindparam,
     case,
     distinct,
     func,
@@ -31,10 +34,12 @@ from core.models import (
     CitizenFeedback,
     Department,
     Incident,
+    IncidentEvent,
     RatingSnapshot,
     UTCDateTime,
 )
 from rating.scoring import Counts
+from rating.speed import PAUSED, StatusChange
 
 __all__ = [
     "CellKey",
@@ -46,6 +51,7 @@ __all__ = [
     "flow_counts",
     "get_snapshot",
     "merits_counts",
+    "pause_changes",
     "published_snapshots",
     "save_snapshot",
     "speed_rows",
@@ -60,6 +66,7 @@ _VERDICT_FIELD = {"yes": "verdict_yes", "partial": "verdict_partial", "no": "ver
 class SpeedRow:
     """An incident whose on-time verdict falls in the period."""
 
+    incident_id: int
     department_id: int | None
     block_code: str
     received_at: datetime
@@ -205,6 +212,7 @@ def speed_rows(session: Session, *, start: datetime, as_of: datetime) -> list[Sp
     verdict_at = case((on_time, answer), else_=c.due)
     query = (
         select(
+            c.id,
             c.department_id,
             c.block_code,
             c.received_at,
@@ -214,7 +222,40 @@ def speed_rows(session: Session, *, start: datetime, as_of: datetime) -> list[Sp
         .select_from(candidates.outerjoin(answered, answered.c.incident_id == c.id))
         .where(verdict_at >= lo, verdict_at < hi)
     )
-    return [SpeedRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in session.execute(query)]
+    return [SpeedRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in session.execute(query)]
+
+
+def pause_changes(
+    session: Session, *, incident_ids: Collection[int], as_of: datetime
+) -> dict[int, list[StatusChange]]:
+    """Changes into and out of «paused» before ``as_of`` per incident, oldest first.
+
+    One query for the whole week: the ids are inlined (no bound-parameter limit on SQLite)
+    and looked up through the index on ``incident_events.incident_id``.
+    """
+    if not incident_ids:
+        return {}
+    ids: BindParameter[int] = bindparam(
+        "pause_ids", sorted(incident_ids), expanding=True, literal_execute=True
+    )
+    query = (
+        select(
+            IncidentEvent.incident_id,
+            IncidentEvent.at,
+            IncidentEvent.from_status,
+            IncidentEvent.to_status,
+        )
+        .where(
+            IncidentEvent.incident_id.in_(ids),
+            or_(IncidentEvent.to_status == PAUSED, IncidentEvent.from_status == PAUSED),
+            IncidentEvent.at < _at(as_of),
+        )
+        .order_by(IncidentEvent.incident_id, IncidentEvent.at, IncidentEvent.id)
+    )
+    found: dict[int, list[StatusChange]] = defaultdict(list)
+    for incident_id, at, from_status, to_status in session.execute(query):
+        found[incident_id].append((at, from_status, to_status))
+    return dict(found)
 
 
 def answer_counts(

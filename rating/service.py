@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.calendar import WorkCalendar
 from core.errors import ConflictError
 from rating import repository as repo
+from rating import speed
 from rating.scoring import (
     Counts,
     RatingConfig,
@@ -49,7 +50,7 @@ _HOUR = 3600.0
 def _cells(
     session: Session, *, start: datetime, as_of: datetime, calendar: WorkCalendar
 ) -> tuple[dict[repo.CellKey, Counts], dict[repo.CellKey, list[float]]]:
-    """Tallies and first-answer working hours per department × block cell."""
+    """Tallies and first-answer working hours (pauses left out) per department × block cell."""
     cells: dict[repo.CellKey, Counts] = defaultdict(Counts)
     for key, counts in repo.flow_counts(session, start=start, as_of=as_of).items():
         cells[key] += counts
@@ -60,12 +61,19 @@ def _cells(
     for key, verdicts in repo.verdict_counts(session, start=start, as_of=as_of).items():
         cells[key] += Counts(**verdicts)
     hours: dict[repo.CellKey, list[float]] = defaultdict(list)
-    for row in repo.speed_rows(session, start=start, as_of=as_of):
+    rows = repo.speed_rows(session, start=start, as_of=as_of)
+    changes = repo.pause_changes(session, incident_ids={r.incident_id for r in rows}, as_of=as_of)
+    for row in rows:
         key = (row.department_id, row.block_code)
         cells[key] += Counts(judged=1, on_time=int(row.on_time))
         # Unanswered by as_of: the time so far is a lower bound of the answer time.
         answered = as_of if row.first_genuine_at is None else min(row.first_genuine_at, as_of)
-        spent = calendar.working_time_between(row.received_at, answered)
+        spent = speed.answer_time(
+            received=row.received_at,
+            answered=answered,
+            pauses=speed.pauses_of(changes.get(row.incident_id, ())),
+            calendar=calendar,
+        )
         hours[key].append(spent.total_seconds() / _HOUR)
     return dict(cells), dict(hours)
 
