@@ -171,11 +171,15 @@ class IntakeBatch:
 
     def joined(self, candidate: Candidate, key: DupKey) -> None:
         """A message joins the candidate's incident: its words and place may grow."""
-        candidate.text = text = after_join(candidate.text, key)
+        before = candidate.text
+        candidate.text = text = after_join(before, key)
         self._texts[candidate.order] = text  # what a reload of the pool must show
+        if text == before:
+            return  # no new word or place: the pools hold its side already
         side = side_of(text)
-        for pool in self._pools.values():
-            if pool.holds(candidate):
+        for (block, _limit), pool in self._pools.items():
+            # Only the pools of its block hold it (a message joins within its own block).
+            if block == key.block and pool.holds(candidate):
                 pool.refresh(candidate, side)
 
     def opened(self, row: IncidentRow, *, calendar: WorkCalendar) -> None:

@@ -13,7 +13,6 @@ would return.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -102,20 +101,22 @@ class CandidatePool:
         candidate.side = side
         self._group(candidate).append(candidate)
 
-    def _compatible(self, side: Prepared) -> Iterator[Candidate]:
-        """Candidates whose settlement and street do not conflict with `side`'s."""
-        by_settlement: Iterable[dict[str | None, list[Candidate]]]
+    def _compatible(self, side: Prepared) -> list[list[Candidate]]:
+        """The groups whose settlement and street do not conflict with `side`'s."""
+        groups = self._groups
         if side.settlement:
-            by_settlement = (self._groups.get(side.settlement, {}), self._groups.get(None, {}))
+            by_settlement = [groups.get(side.settlement), groups.get(None)]
         else:
-            by_settlement = self._groups.values()
+            by_settlement = list(groups.values())
+        found = []
         for streets in by_settlement:
+            if not streets:
+                continue
             if side.street:
-                yield from streets.get(side.street, ())
-                yield from streets.get(None, ())
+                found += [group for group in (streets.get(side.street), streets.get(None)) if group]
             else:
-                for group in streets.values():
-                    yield from group
+                found += streets.values()
+        return found
 
     def best(
         self, side: Prepared, *, received_at: datetime, threshold: float, window: timedelta
@@ -123,13 +124,18 @@ class CandidatePool:
         """The best match among the candidates, as `rules.best_duplicate` ranks them."""
         since = received_at - window
         best: tuple[DuplicateMatch, Candidate] | None = None
-        for candidate in self._compatible(side):
-            # The pool holds the newest `limit` since `self.since`: a later `since` is a filter.
-            if candidate.received_at < since or candidate.received_at - received_at > window:
-                continue
-            match = match_prepared(
-                side, candidate.side, old_id=candidate.order, threshold=threshold
-            )
-            if match is not None and (best is None or rank(match) > rank(best[0])):
-                best = (match, candidate)
+        best_rank = None
+        for group in self._compatible(side):
+            for candidate in group:
+                at = candidate.received_at
+                # The pool holds the newest `limit` since `self.since`: a later `since` filters.
+                if at < since or at - received_at > window:
+                    continue
+                match = match_prepared(
+                    side, candidate.side, old_id=candidate.order, threshold=threshold
+                )
+                if match is not None:
+                    match_rank = rank(match)
+                    if best_rank is None or match_rank > best_rank:
+                        best, best_rank = (match, candidate), match_rank
         return best
