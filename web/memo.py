@@ -25,6 +25,7 @@ class Memo:
             TTLCache(maxsize=maxsize, ttl=seconds) if seconds > 0 else None
         )
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The remembered value of `key`, or `compute()` remembered now.
@@ -42,6 +43,41 @@ class Memo:
         with self._lock:
             self._cache[key] = value
         return value
+
+    def shared(self, key: Hashable, compute: Callable[[], T], *, wait: float = 5.0) -> T:
+        """Like `get`, but requests that miss together compute once: the first computes, the
+        others wait for its value (at most `wait` seconds, then compute themselves).
+
+        For values every request of a data version asks for at once (web.pages.common.shared):
+        after a write, all the clients of a busy queue miss in the same instant, and eight
+        renderings of one page cost eight times the CPU of one.
+        """
+        if self._cache is None:
+            return compute()
+        with self._lock:
+            if key in self._cache:
+                found: T = self._cache[key]
+                return found
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = threading.Event()
+        if not owner:
+            pending.wait(wait)
+            with self._lock:
+                if key in self._cache:
+                    done: T = self._cache[key]
+                    return done
+            return compute()  # the first one failed or is too slow: do not wait longer
+        try:
+            value = compute()
+            with self._lock:
+                self._cache[key] = value
+            return value
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+            pending.set()
 
     def clear(self) -> None:
         """Forget everything (after a change made in this process)."""

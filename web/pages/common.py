@@ -40,13 +40,14 @@ def shared(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
     A cacheable request (web.response_cache) knows the version of the data it reads: until
     something is written, any user's request would read the same rows, so what is computed
     from them alone (not from the user: put the scope in `key` when it matters) is kept
-    in the process's memo, at most MCU_WEB_CACHE_SECONDS. Other requests compute afresh.
+    in the process's memo, at most MCU_WEB_CACHE_SECONDS, and requests that miss together
+    compute it once (`Memo.shared`). Other requests compute afresh.
     """
     version = data_version(request.scope)
     if version is None:
         return compute()
     memo: Memo = request.app.state.web.memo
-    return memo.get((key, version), compute)
+    return memo.shared((key, version), compute)
 
 
 def form_choices(request: Request, session: Session) -> reference.FormChoices:

@@ -52,3 +52,65 @@ def test_threads_read_and_write_without_losing_values() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_requests_that_miss_together_compute_a_shared_value_once() -> None:
+    memo = Memo(60)
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return "page"
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(memo.shared("v1", slow)))
+    first.start()
+    assert started.wait(5)
+    others = [
+        threading.Thread(target=lambda: results.append(memo.shared("v1", slow))) for _ in range(5)
+    ]
+    for thread in others:
+        thread.start()
+    release.set()
+    for thread in [first, *others]:
+        thread.join(5)
+    assert results == ["page"] * 6
+    assert calls == [1]  # the five that missed meanwhile waited for the first one's value
+
+
+def test_when_the_first_computation_fails_the_waiting_ones_compute_themselves() -> None:
+    memo = Memo(60)
+    started, release = threading.Event(), threading.Event()
+
+    def failing() -> str:
+        started.set()
+        release.wait(5)
+        raise RuntimeError("database gone")
+
+    errors: list[BaseException] = []
+
+    def owner() -> None:
+        try:
+            memo.shared("v1", failing)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    assert started.wait(5)
+    waiter: list[str] = []
+    other = threading.Thread(target=lambda: waiter.append(memo.shared("v1", lambda: "own")))
+    other.start()
+    release.set()
+    thread.join(5)
+    other.join(5)
+    assert len(errors) == 1 and waiter == ["own"]
+
+
+def test_a_shared_value_is_not_kept_when_the_memo_is_off() -> None:
+    memo = Memo(0)
+    values = iter(range(10))
+    assert [memo.shared("k", lambda: next(values)) for _ in range(3)] == [0, 1, 2]
