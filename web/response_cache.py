@@ -1,6 +1,6 @@
 """Rendered GET pages kept until the data under them changes (PostgreSQL only).
 
-The queue, an incident card and the incidents API cost 10–15 ms of CPU per request to query
+The queue, the lists and the incidents API cost 8–15 ms of CPU per request to query
 and render; fifty people refreshing them mostly ask for an answer that has not changed.
 PostgreSQL tells exactly when it may have: the text of `pg_current_snapshot()` (xmin, xmax
 and the transactions in progress) changes whenever a transaction that wrote ends, and two
@@ -40,10 +40,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("mcu.web.cache")
 
-# Pages that read only the database (and the clock): the queue, lists, incident cards, the
-# dashboard and the incidents API. Public pages (rate limited), downloads, the rating (its
-# GET may store a draft week) and the admin pages always go to their handlers.
-CACHEABLE_PATHS = re.compile(r"^(?:/|/triage|/triage/list|/incidents(?:/\d+)?|/api/v1/incidents)$")
+# Pages that read only the database (and the clock) and that many people reload: the queue,
+# lists, the dashboard and the incidents API. Incident cards are not among them: each is
+# read by few people between two writes, so storing them cost more (the version query on
+# every request) than it saved (bench/web.py at saturation: 250 → 140 req/s). Public pages
+# (rate limited), downloads, the rating (its GET may store a draft week) and the admin
+# pages always go to their handlers.
+CACHEABLE_PATHS = re.compile(r"^(?:/|/triage|/triage/list|/incidents|/api/v1/incidents)$")
 # Request headers that never change what a page says; every other header is part of the key.
 IGNORED_HEADERS = frozenset(
     {

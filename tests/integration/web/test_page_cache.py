@@ -121,18 +121,17 @@ def test_an_action_in_the_ui_shows_on_the_next_page(pg_web: Web) -> None:
     pg_web.login("operator")
     world = pg_web.world
     queue, number = world.incidents["queue"], _number(pg_web, "queue")
-    card_path = f"/incidents/{queue.id}"
     _, queue_page = settled(pg_web.client, "/triage")
-    _, card = settled(pg_web.client, card_path)
-    assert number in queue_page.text and ASSIGNED not in card.text
+    assert number in queue_page.text
     gkh = world.session.scalar(select(Department.id).where(Department.code == "gkh"))
     response = pg_web.post(f"/triage/{queue.id}/assign", {"department_id": gkh})
     assert response.status_code == 303
     after = pg_web.client.get("/triage")
     assert after.headers[CACHE] == "miss"
     assert number not in after.text  # assigned: no longer in the operators' queue
-    card_after = pg_web.client.get(card_path)
-    assert card_after.headers[CACHE] == "miss" and ASSIGNED in card_after.text
+    # Cards are not stored (each is read by few people between two writes): always fresh.
+    card = pg_web.client.get(f"/incidents/{queue.id}")
+    assert CACHE not in card.headers and ASSIGNED in card.text
 
 
 def test_a_filtered_list_is_stored_apart_from_the_whole_queue(pg_web: Web) -> None:
@@ -178,10 +177,9 @@ def test_a_sector_head_and_an_operator_never_get_each_others_page(
     assert housing in again.text
 
 
-def test_markup_in_a_message_is_escaped_in_a_stored_card(pg_web: Web) -> None:
+def test_markup_in_a_message_is_escaped_in_a_stored_page(pg_web: Web) -> None:
     pg_web.login("operator")
-    housing = pg_web.world.incidents["housing"]
-    miss, hit = settled(pg_web.client, f"/incidents/{housing.id}")
+    miss, hit = settled(pg_web.client, "/triage?status=open")  # shows texts and authors
     for page in (miss, hit):
         assert XSS_ESCAPED in page.text and XSS not in page.text
     assert hit.text == miss.text
