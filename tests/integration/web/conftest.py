@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from config.reference import ReferenceConfig
@@ -221,3 +221,29 @@ def web(web_world: WebWorld) -> Iterator[Web]:
     app = create_app(settings, engine=web_world.session.get_bind())  # type: ignore[arg-type]
     with TestClient(app) as client:
         yield Web(client=client, world=web_world)
+
+
+def engine_of(web: Web) -> Engine:
+    """The engine the application and the test's session share."""
+    engine = web.world.session.get_bind()
+    assert isinstance(engine, Engine)
+    return engine
+
+
+@pytest.fixture
+def pg_web(web: Web) -> Web:
+    """The application on PostgreSQL only: the page cache and what requests of one data
+    version share key by PostgreSQL's snapshot (web.response_cache); SQLite has none."""
+    if engine_of(web).dialect.name != "postgresql":
+        pytest.skip("the data version is PostgreSQL's snapshot; SQLite has none")
+    return web
+
+
+@pytest.fixture
+def other(pg_web: Web) -> Iterator[Web]:
+    """A second browser on the same application (the same stored pages and memo)."""
+    client = TestClient(pg_web.client.app)
+    try:
+        yield Web(client=client, world=pg_web.world)
+    finally:
+        client.close()

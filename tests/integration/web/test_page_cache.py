@@ -7,17 +7,15 @@ fell within one version (`settled`); a request after the test's own write must m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine, Update, select, update
+from sqlalchemy import Update, select, update
 
 from config.settings import Settings
 from core.models import Department, Incident, User
-from tests.integration.web.conftest import XSS, XSS_ESCAPED, Web
+from tests.integration.web.conftest import XSS, XSS_ESCAPED, Web, engine_of
 from web.app import create_app
 from web.response_cache import ResponseCache
 
@@ -39,30 +37,6 @@ def settled(client: TestClient, path: str) -> tuple[Response, Response]:
     pytest.fail(f"{path}: no hit in {ATTEMPTS} requests (is a GET writing to the database?)")
 
 
-def _engine(web: Web) -> Engine:
-    engine = web.world.session.get_bind()
-    assert isinstance(engine, Engine)
-    return engine
-
-
-@pytest.fixture
-def pg_web(web: Web) -> Web:
-    """The application on PostgreSQL, where the page cache is on by default."""
-    if _engine(web).dialect.name != "postgresql":
-        pytest.skip("the page cache keys pages by PostgreSQL's snapshot; SQLite has none")
-    return web
-
-
-@pytest.fixture
-def other(pg_web: Web) -> Iterator[Web]:
-    """A second browser on the same application (and so the same store of pages)."""
-    client = TestClient(pg_web.client.app)
-    try:
-        yield Web(client=client, world=pg_web.world)
-    finally:
-        client.close()
-
-
 def _number(web: Web, key: str) -> str:
     number = web.world.incidents[key].number
     assert number is not None
@@ -71,7 +45,7 @@ def _number(web: Web, key: str) -> str:
 
 def _write(web: Web, statement: Update) -> None:
     """Commit a change through the test's own connection, not through the application."""
-    with _engine(web).begin() as conn:
+    with engine_of(web).begin() as conn:
         conn.execute(statement)
 
 
@@ -84,7 +58,7 @@ def _has_page_cache(client: TestClient) -> bool:
 def test_only_postgresql_pages_carry_the_cache_header(web: Web) -> None:
     web.login("operator")
     marks = [web.client.get("/triage").headers.get(CACHE) for _ in range(3)]
-    if _engine(web).dialect.name == "sqlite":
+    if engine_of(web).dialect.name == "sqlite":
         # Not installed at all: no snapshot query failing (and logged) on every request.
         assert marks == [None, None, None] and not _has_page_cache(web.client)
     else:
@@ -195,7 +169,7 @@ def test_the_cache_is_off_when_its_size_or_time_is_zero(
         web_page_cache_mb=megabytes,
         web_cache_seconds=seconds,
     )
-    app = create_app(settings, engine=_engine(pg_web))
+    app = create_app(settings, engine=engine_of(pg_web))
     with TestClient(app) as client:
         web = Web(client=client, world=pg_web.world)
         web.login("operator")

@@ -14,37 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, event
 
-from tests.integration.web.conftest import Web
+from tests.integration.web.conftest import Web, engine_of
 
 ATTEMPTS = 30
 TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def _engine(web: Web) -> Engine:
-    engine = web.world.session.get_bind()
-    assert isinstance(engine, Engine)
-    return engine
-
-
-@pytest.fixture
-def pg_web(web: Web) -> Web:
-    if _engine(web).dialect.name != "postgresql":
-        pytest.skip("requests share by PostgreSQL's data version; SQLite has none")
-    return web
-
-
-@pytest.fixture
-def other(pg_web: Web) -> Iterator[Web]:
-    """A second browser on the same application (and so the same process memo)."""
-    client = TestClient(pg_web.client.app)
-    try:
-        yield Web(client=client, world=pg_web.world)
-    finally:
-        client.close()
 
 
 @contextmanager
@@ -67,7 +43,7 @@ def shared_answer(first: Web, second: Web, path: str) -> tuple[Response, Respons
     """`first` asks, then `second` asks without reading incidents (within one version)."""
     for _ in range(ATTEMPTS):
         earlier = first.client.get(path)
-        with incident_reads(_engine(first)) as reads:
+        with incident_reads(engine_of(first)) as reads:
             later = second.client.get(path)
         if not reads:
             return earlier, later
@@ -98,7 +74,8 @@ def test_the_full_queue_page_embeds_the_shared_list_with_the_sessions_token(
     other.login("admin")
     _, page = shared_answer(pg_web, other, "/triage")
     assert set(TOKEN.findall(page.text)) == {other.token}
-    assert pg_web.world.incidents["queue"].number in page.text
+    number = pg_web.world.incidents["queue"].number
+    assert number is not None and number in page.text
 
 
 def test_callers_with_one_scope_share_the_incidents_api_answer(pg_web: Web, other: Web) -> None:
@@ -112,7 +89,7 @@ def test_a_sector_head_reads_the_api_for_their_own_scope(pg_web: Web, other: Web
     pg_web.login("operator")
     other.login("roads_head")
     pg_web.client.get("/api/v1/incidents")
-    with incident_reads(_engine(pg_web)) as reads:
+    with incident_reads(engine_of(pg_web)) as reads:
         heads = other.client.get("/api/v1/incidents")
     assert reads, "the sector head was given an answer computed for another scope"
     assert {item["block"] for item in heads.json()["items"]} == {"roads"}
