@@ -154,8 +154,6 @@ class ResponseCache:
             maxsize=max_bytes, ttl=seconds, getsizeof=_size, **extra
         )
         self.max_body = max_bytes // 16
-        self.hits = 0
-        self.misses = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -174,10 +172,8 @@ class ResponseCache:
         key = (version, session, scope["path"], scope["query_string"], _key_headers(scope))
         stored = self.store.get(key)
         if stored is not None:
-            self.hits += 1
             await _replay(stored, send)
             return
-        self.misses += 1
         await self._render(scope, receive, send, key=key, session=session)
 
     async def _render(

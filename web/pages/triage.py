@@ -53,8 +53,14 @@ def _queue(query: ListQuery) -> ListQuery:
 
 
 def _list_ctx(
-    request: Request, session: Session, query: ListQuery, choices: reference.FormChoices
+    request: Request,
+    session: Session,
+    query: ListQuery,
+    choices: reference.FormChoices,
+    *,
+    back: str,
 ) -> dict[str, Any]:
+    """What the queue list shows (the CSRF token is the caller's to add)."""
     now = datetime.now(UTC)
     total = repo.count_incidents(session, flt=query.flt, scope=ALL_SCOPE, now=now)
     rows = repo.list_incidents(
@@ -74,7 +80,8 @@ def _list_ctx(
         "page": query.page,
         "pages": pages_for(min(total, repo.COUNT_CAP), TRIAGE_PER_PAGE),
         "query": query_without(request, "page", "notice"),
-        "back": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+        "back": back,
+        "now": now,
     } | _item_choices(choices)
 
 
@@ -145,8 +152,7 @@ def _list_html(
     """
 
     def build() -> str:
-        ctx = _list_ctx(request, session, query, choices) | {"back": back, "csrf": CSRF_MARK}
-        ctx["now"] = datetime.now(UTC)
+        ctx = _list_ctx(request, session, query, choices, back=back) | {"csrf": CSRF_MARK}
         return templates_of(request).get_template("_triage_list.html").render(ctx)
 
     key = ("triage_list", str(request.url.query), back)

@@ -151,7 +151,6 @@ def test_a_repeated_get_is_served_from_the_store() -> None:
     assert second.status == first.status == 200
     assert second.body == first.body == b"render 1"
     assert second.own_headers == first.own_headers == [HTML, (b"x-extra", b"1")]
-    assert (cached.cache.hits, cached.cache.misses) == (1, 1)
 
 
 def test_a_new_data_version_renders_again() -> None:
