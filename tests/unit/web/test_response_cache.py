@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 from starlette.types import Message, Receive, Scope, Send
 
 from web.response_cache import (
@@ -15,6 +17,7 @@ from web.response_cache import (
     CACHEABLE_PATHS,
     VERSION_STATE,
     ResponseCache,
+    SnapshotVersion,
     data_version,
 )
 
@@ -450,3 +453,18 @@ def test_a_store_too_small_for_a_page_passes_it_on_unstored() -> None:
     asyncio.run(cache(scope, receive, send))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[1]["body"] == page and len(cache.store) == 0
+
+
+def test_an_unreachable_database_gives_no_version_and_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No version: the request then goes to its handler, which reports the failure itself."""
+    engine = create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="mcu.web.cache"):
+            assert asyncio.run(SnapshotVersion(engine).current()) is None
+    finally:
+        engine.dispose()
+    assert any("кэша страниц недоступна" in r.getMessage() for r in caplog.records)
