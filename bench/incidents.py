@@ -227,8 +227,13 @@ def add_open_incidents(
         )
     session.commit()
     # Statistics as autovacuum keeps them on a live database (stale ones after a bulk load make
-    # PostgreSQL sort a whole block instead of reading the newest rows by index).
-    session.execute(text("ANALYZE"))
+    # PostgreSQL sort a whole block instead of reading the newest rows by index). Only the
+    # bench's own tables on PostgreSQL (its search_path's), not every schema of the database.
+    if session.get_bind().dialect.name == "postgresql":
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        session.execute(text(f"ANALYZE {tables}"))
+    else:
+        session.execute(text("ANALYZE"))
     session.commit()
 
 
@@ -432,6 +437,8 @@ def run_backend(
     if profile:
         profile.disable()
         pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(args.profile_lines)
+        if args.profile_out:
+            profile.dump_stats(args.profile_out)
     ctx.cache["readahead"].close()
     n = len(messages)
     alerts = session.scalar(select(func.count(AlertOutbox.id))) or 0
@@ -485,6 +492,10 @@ def main() -> None:
     parser.add_argument("--no-digest", dest="digest", action="store_false")
     parser.add_argument("--profile", action="store_true", help="cProfile the processing")
     parser.add_argument("--profile-lines", type=int, default=30)
+    parser.add_argument(
+        "--keep", action="store_true", help=f"keep the PostgreSQL schema {PG_SCHEMA} to inspect"
+    )
+    parser.add_argument("--profile-out", help="also write the profile's stats to this file")
     parser.add_argument("--profile-sort", default="tottime", help="tottime or cumulative")
     args = parser.parse_args()
     pipeline.PROCESS_BATCH = args.batch  # the worker's batch size unless --batch says otherwise
@@ -507,7 +518,7 @@ def main() -> None:
                 columns[name] = {"error": f"{type(exc).__name__}: {str(exc)[:80]}"}
             finally:
                 engine.dispose()
-                if name == "postgresql":
+                if name == "postgresql" and not args.keep:
                     drop_schema(args.pg_url, PG_SCHEMA)
     rows = list(dict.fromkeys(k for col in columns.values() for k in col))
     print(f"{'':38}" + "".join(f"{name:>20}" for name in columns))

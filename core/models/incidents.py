@@ -34,8 +34,17 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_due", "status", "due_at"),
         Index("ix_incidents_block_status", "block_code", "status"),
-        # Duplicate search: open incidents of one block received within the window.
-        Index("ix_incidents_block_received", "block_code", "received_at"),
+        # Duplicate search and the open incidents of a block, newest first by (received_at,
+        # id): id too, or the rows received in one instant are all read and sorted; partial,
+        # or a prepared (generic) plan prefers the open-incidents index and filters the block.
+        Index(
+            "ix_incidents_open_block_received",
+            "block_code",
+            "received_at",
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
         # Newest-first pages order by (received_at, id): deep pages need no extra sort. It
         # serves lookups by received_at alone too, so there is no index on that column only.
         Index("ix_incidents_received_id", "received_at", "id"),
