@@ -152,6 +152,8 @@ class IntakeBatch:
         """The pool as a query would give it if the batch had been written: stored rows with
         the batch's joins applied, plus the batch's new incidents, the newest `limit`."""
         with self.session.no_autoflush:
+            if not self._pools:  # the batch's first pool: once per transaction
+                repository.plan_candidates_by_block(self.session)
             rows = repository.duplicate_candidate_rows(
                 self.session, block=block, statuses=statuses, since=since, limit=limit
             )

@@ -1,6 +1,6 @@
 """All ORM tables of МЦУ (import from here)."""
 
-from core.models.base import Base, UTCDateTime, utcnow
+from core.models.base import Base, UTCDateTime, inline_values, utcnow
 from core.models.incidents import (
     INCIDENT_STATUSES,
     OPEN_STATUSES,
@@ -60,5 +60,6 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserBlock",
+    "inline_values",
     "utcnow",
 ]

@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, BindParameter, DateTime, MetaData, TypeDecorator, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+
+
+def inline_values(name: str, values: tuple[str, ...]) -> BindParameter[Any]:
+    """Constants rendered into the SQL text (`column.in_(inline_values(...))`).
+
+    A partial index (say, on open incidents) is usable only if the planner can prove the
+    query implies its predicate; psycopg prepares a statement run often and PostgreSQL then
+    plans it generically, for any values of its parameters, so statuses sent as parameters
+    would never match the index. Only for fixed constants, never for user input.
+    """
+    return bindparam(name, values, expanding=True, literal_execute=True)
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Select,
     and_,
-    bindparam,
     exists,
     func,
     or_,
@@ -30,6 +28,7 @@ from core.models import (
     SlaPolicy,
     Source,
     User,
+    inline_values,
 )
 from web.repository.scope import IncidentScope
 
@@ -102,11 +101,6 @@ def _text_match(column: Any, q: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(column.like(like_pattern(v), escape="\\") for v in variants))
 
 
-def _inline(name: str, values: tuple[str, ...]) -> BindParameter[Any]:
-    """Constants rendered into the SQL, so the planner can match a partial index to them."""
-    return bindparam(name, values, expanding=True, literal_execute=True)
-
-
 def queue_clause() -> ColumnElement[bool]:
     """The triage queue: new or reopened, or open and flagged for review.
 
@@ -115,10 +109,10 @@ def queue_clause() -> ColumnElement[bool]:
     bound parameters imply an index predicate.
     """
     return or_(
-        Incident.status.in_(_inline("queue_statuses", QUEUE_STATUSES)),
+        Incident.status.in_(inline_values("queue_statuses", QUEUE_STATUSES)),
         and_(
             Incident.needs_review.is_(True),
-            Incident.status.in_(_inline("open_statuses", OPEN_STATUSES)),
+            Incident.status.in_(inline_values("open_statuses", OPEN_STATUSES)),
         ),
     )
 
@@ -128,7 +122,7 @@ _QUEUE = queue_clause()  # clause objects are immutable: built once, reused by e
 
 def open_clause() -> ColumnElement[bool]:
     """Open incidents: the predicate of the partial index `ix_incidents_open_received`."""
-    return Incident.status.in_(_inline("open_only", OPEN_STATUSES))
+    return Incident.status.in_(inline_values("open_only", OPEN_STATUSES))
 
 
 _OPEN = open_clause()
@@ -136,7 +130,7 @@ _OPEN = open_clause()
 
 def running_clause() -> ColumnElement[bool]:
     """Open and not paused: the deadline clock runs (statuses inlined, as in open_clause)."""
-    return Incident.status.in_(_inline("running_statuses", RUNNING_STATUSES))
+    return Incident.status.in_(inline_values("running_statuses", RUNNING_STATUSES))
 
 
 def _calendar_term_pending() -> ColumnElement[bool]:
