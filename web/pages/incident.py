@@ -19,6 +19,7 @@ from web.pages import triage_ops as ops
 from web.pages.common import form_choices, render, see_other, to_int, with_notice
 from web.repository import detail as repo
 from web.repository import reference
+from web.repository.scope import IncidentScope
 
 router = APIRouter(include_in_schema=False, dependencies=[require("incidents.view"), CSRF])
 
@@ -52,22 +53,25 @@ def page_context(
     incident: Incident,
     user: User,
     ctx: WebContext,
-    names: dict[str, str | None] | None = None,
+    card: repo.IncidentCard | None = None,
     choices: reference.FormChoices | None = None,
 ) -> dict[str, Any]:
-    """Everything the incident page shows."""
-    now = datetime.now(UTC)
+    """Everything the incident page shows (`card` and `choices` read afresh when not given)."""
+    if card is None:
+        card = repo.incident_card(session, incident_id=incident.id, scope=IncidentScope())
+    if card is None:  # deleted meanwhile
+        raise HTTPException(status_code=404, detail="Инцидент не найден")
     if choices is None:
         choices = reference.form_choices(session)
     return {
         "user": user,
         "inc": incident,
-        "names": names if names is not None else repo.names_of(session, incident=incident),
-        "timeline": repo.timeline(session, incident_id=incident.id),
-        "history": repo.history(session, incident_id=incident.id),
-        "answers": repo.answers(session, incident_id=incident.id),
-        "feedback": repo.feedback(session, incident_id=incident.id),
-        "clocks": service.clocks(incident, now=now, calendar=ctx.calendar),
+        "names": card.names,
+        "timeline": card.timeline,
+        "history": card.history,
+        "answers": card.answers,
+        "feedback": card.feedback,
+        "clocks": service.clocks(incident, now=datetime.now(UTC), calendar=ctx.calendar),
         "buttons": status_buttons(incident.status) if can(user.role, "incidents.act") else [],
         "departments": choices.departments,
         "executors": choices.executors,
@@ -89,12 +93,11 @@ def incident_page(
     card = repo.incident_card(session, incident_id=incident_id, scope=scope)
     if card is None:
         raise HTTPException(status_code=404, detail="Инцидент не найден")
-    incident, names = card
     choices = form_choices(request, session)
-    ctx_page = page_context(
-        session, incident=incident, user=user, ctx=ctx, names=names, choices=choices
+    data = page_context(
+        session, incident=card.incident, user=user, ctx=ctx, card=card, choices=choices
     )
-    return render(request, "incident.html", ctx_page)
+    return render(request, "incident.html", data)
 
 
 def _back(incident: Incident, notice: str) -> Response:
