@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.reference import ReferenceConfig, load_reference
@@ -157,10 +158,16 @@ class LoginRequiredError(Exception):
     """Raised for pages when nobody is signed in; the app redirects to /login."""
 
 
+# Built once: Session.get() builds and keys its statement anew on every call, and every
+# signed-in request runs this one. Read afresh on every request (never remembered), so a
+# deactivation or a new role takes effect on the next request.
+_USER_BY_ID = select(User).where(User.id == bindparam("uid"))
+
+
 def current_user(request: Request, session: DbSession) -> User:
     """The signed-in, active user, or a redirect to /login."""
     uid = request.session.get(SESSION_USER)
-    user = session.get(User, uid) if isinstance(uid, int) else None
+    user = session.scalars(_USER_BY_ID, {"uid": uid}).first() if isinstance(uid, int) else None
     if user is None or not user.active:
         raise LoginRequiredError()
     return user

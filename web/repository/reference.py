@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, func, literal, null, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from core.models import Block, Department, Settlement, User, UserBlock
@@ -139,6 +150,34 @@ def _choice_rows() -> Any:
 
 
 _CHOICE_ROWS = _choice_rows()
+
+
+# The version of what form_choices reads (PostgreSQL): the xmin, i.e. the writing
+# transaction, of every row it reads. A committed insert or update leaves a row whose xmin
+# no row read before had (that transaction had not committed then; ids are reused only
+# after four billion transactions), a delete takes one away: whatever changes, this
+# multiset changes, and with it its digest. Users other than executors are left out, as
+# form_choices leaves them out. One scalar, where the lists are tens or hundreds of rows.
+_CHOICES_VERSION = text(
+    """
+    SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
+        SELECT xmin::text AS x FROM blocks
+        UNION ALL SELECT xmin::text FROM departments
+        UNION ALL SELECT xmin::text FROM users WHERE role = 'executor'
+        UNION ALL SELECT xmin::text FROM settlements
+    ) AS rows_read
+    """
+)
+
+
+def choices_version(session: Session) -> str | None:
+    """A version of the rows `form_choices` reads, equal while none of them changed.
+
+    None where the database keeps no such thing (SQLite): there the choices are read afresh.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return str(session.scalar(_CHOICES_VERSION) or "")  # NULL: no rows at all
 
 
 def form_choices(session: Session) -> FormChoices:
