@@ -118,8 +118,11 @@ class WebWorld:
         )
         assert result.incident is not None and result.created
         self.session.commit()
-        self.incidents[key] = result.incident
-        return result.incident
+        # Intake hands back its plain row; the tests read and change the ORM incident.
+        incident = self.session.get(Incident, result.incident.id)
+        assert incident is not None
+        self.incidents[key] = incident
+        return incident
 
 
 def _add_staff(session: Session) -> dict[str, User]:
