@@ -1,16 +1,19 @@
-"""`GET /api/v1/incidents`: the incident list as JSON for signed-in staff (scope applies)."""
+"""`GET /api/v1/incidents` and `/api/v1/incidents/{id}`: incidents as JSON for signed-in staff
+(the caller's scope applies: what the pages would not show is 404)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from web.deps import DbSession, Scope, require
+from incidents import service
+from web.deps import Ctx, DbSession, Scope, require
 from web.pages.common import shared
 from web.pages.lists import Filters
+from web.repository import detail
 from web.repository import incidents as repo
 
 router = APIRouter(prefix="/api/v1", tags=["инциденты"], dependencies=[require("incidents.view")])
@@ -78,3 +81,80 @@ def list_incidents(
     # share it while the data version holds (web.pages.common.shared).
     key = ("api_incidents", scope, query.flt, query.page, per_page, order)
     return Response(shared(request, key, build), media_type="application/json")
+
+
+@router.get("/incidents/{incident_id}", response_model=None)
+def get_incident(incident_id: int, session: DbSession, scope: Scope, ctx: Ctx) -> Response:
+    """One incident: its fields, SLA clocks with working time left, messages from every
+    channel, history, answers and the citizen's verdicts (404 outside the caller's scope)."""
+    card = detail.incident_card(session, incident_id=incident_id, scope=scope)
+    if card is None:
+        raise HTTPException(status_code=404, detail="Инцидент не найден")
+    inc = card.incident
+    clocks = service.clocks(inc, now=datetime.now(UTC), calendar=ctx.calendar)
+    body = {
+        "id": inc.id,
+        "number": inc.number,
+        "title": inc.title,
+        "block": inc.block_code,
+        "block_name": card.names.get("block"),
+        "status": inc.status,
+        "urgent": inc.urgent,
+        "needs_review": inc.needs_review,
+        "place": {"settlement": inc.settlement, "street": inc.street, "house": inc.house},
+        "department_id": inc.department_id,
+        "department": card.names.get("department"),
+        "executor": card.names.get("executor"),
+        "sla_policy": inc.sla_policy,
+        "received_at": _iso(inc.received_at),
+        "due_at": _iso(inc.due_at),
+        "clocks": [
+            {
+                "kind": c.kind,
+                "due_at": _iso(c.due_at),
+                "done_at": _iso(c.done_at),
+                "working_seconds_left": int(c.left.total_seconds()),
+                "overdue": c.overdue,
+                "paused": c.paused,
+            }
+            for c in clocks
+        ],
+        "messages": [
+            {
+                "id": m.message_id,
+                "source_kind": m.source_kind,
+                "source": m.source_name,
+                "author": m.author_name,
+                "created_at": _iso(m.created_at),
+                "text": m.text,
+                "url": m.url,
+            }
+            for m in card.timeline
+        ],
+        "history": [
+            {
+                "at": _iso(e.at),
+                "action": e.action,
+                "actor": e.actor,
+                "from": e.from_status,
+                "to": e.to_status,
+                "reason": e.reason,
+            }
+            for e in card.history
+        ],
+        "answers": [
+            {
+                "kind": a.kind,
+                "text": a.text,
+                "author": a.author,
+                "created_at": _iso(a.created_at),
+                "published_at": _iso(a.published_at),
+            }
+            for a in card.answers
+        ],
+        "feedback": [
+            {"verdict": f.verdict, "comment": f.comment, "created_at": _iso(f.created_at)}
+            for f in card.feedback
+        ],
+    }
+    return JSONResponse(body)
