@@ -151,7 +151,11 @@ async def _end(session: Session, *, ok: bool) -> None:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the handler returns, before the answer is sent.
+# With FastAPI's default ("request") it ran after the answer went out, so a browser
+# following a redirect after a POST could read before the commit and miss what it had just
+# written (seen: /report → /track/{number} answered 404 under load in the e2e test).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 class LoginRequiredError(Exception):
