@@ -276,10 +276,17 @@ def record_reply(ctx: AppContext, session: Session, reply: VerdictReply, *, now:
 
 
 def take_feedback_replies(
-    ctx: AppContext, session: Session, messages: list[Message], *, now: datetime
+    ctx: AppContext,
+    session: Session,
+    messages: list[Message],
+    *,
+    now: datetime,
+    replies: list[VerdictReply] | None = None,
 ) -> list[Message]:
-    """Record citizens' verdict replies; return the other messages, for classification."""
-    replies = find_replies(session, messages)
+    """Record citizens' verdict replies (`find_replies`'s, found here unless given); return
+    the other messages, for classification."""
+    if replies is None:
+        replies = find_replies(session, messages)
     if not replies:
         return messages
     taken: set[int] = set()

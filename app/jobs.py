@@ -22,9 +22,14 @@ log = logging.getLogger("mcu.jobs")
 JobBody = Callable[[AppContext, Session, datetime], dict[str, Any]]
 
 
+def lock_key(name: str) -> int:
+    """The advisory lock key of a job (PostgreSQL), whatever kind of run takes it."""
+    return zlib.crc32(f"mcu:{name}".encode())
+
+
 def _try_lock(session: Session, name: str) -> bool:
     # A transaction-level advisory lock: released by commit/rollback, so a crash frees it.
-    key = zlib.crc32(f"mcu:{name}".encode())
+    key = lock_key(name)
     return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 
 

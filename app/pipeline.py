@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app import repository as app_repo
 from app.context import AppContext
@@ -23,6 +23,10 @@ from collectors.base import Collector
 from collectors.demo import DemoCollector
 from core.models import AlertOutbox, Classification, Message
 from core.types import RawMessage, StoreResult
+
+if TYPE_CHECKING:
+    from incidents.batch import Carry, IntakeBatch
+    from incidents.intake import IntakeResult
 
 log = logging.getLogger("mcu.pipeline")
 # Messages per transaction of the intake job: per-batch lookups (duplicate candidates of each
@@ -108,6 +112,169 @@ def _classification_row(message: Message, values: Classified, version: str) -> d
     }
 
 
+class InFlight(Protocol):
+    """The batch before this one, decided and still being written (app.overlap)."""
+
+    def carry(self) -> Carry | None:
+        """What it writes, for duplicate search; None once it is written (or if none)."""
+
+    def last_claimed(self) -> int:
+        """The id of its last claimed message (0 if none)."""
+
+    def settle(self) -> None:
+        """Wait until it is written: before this batch writes anything of its own."""
+
+
+@dataclass(slots=True)
+class DecidedBatch:
+    """A batch of intake decided in its savepoint, to be written by `write_decided`.
+
+    `batch` is None when there is nothing left to write: no message, or the decisions failed
+    and the messages were taken one by one at once. `carried` tells that the decisions saw
+    the batch in flight through its carry, so they stand only if that batch is written as
+    decided.
+    """
+
+    session: Session
+    take: _Take
+    pairs: list[tuple[Message, Classified]]
+    batch: IntakeBatch | None = None
+    savepoint: SessionTransaction | None = None
+    results: list[IntakeResult] = field(default_factory=list)
+    failed: int = 0
+    taken_one_by_one: bool = False
+    carried: bool = False
+    last_claimed: int = 0  # the id of the batch's last claimed message
+
+    def carry(self) -> Carry | None:
+        """What the next batch must lay over the database until this one is committed."""
+        return self.batch.carry() if self.batch is not None else None
+
+
+class _Take:
+    """Classification row and intake of one message, in the batch or in a savepoint alone."""
+
+    def __init__(self, ctx: AppContext, session: Session, version: str, now: datetime) -> None:
+        self.ctx, self.session, self.version, self.now = ctx, session, version, now
+
+    def __call__(
+        self, message: Message, values: Classified, batch: IntakeBatch | None
+    ) -> IntakeResult:
+        from incidents import intake
+
+        cls: intake.ClassificationView
+        if batch is not None:  # one INSERT for the batch at its finish, statuses too
+            batch.save_classification(_classification_row(message, values, self.version))
+            batch.classified(message)
+            cls = _view(values)
+        else:
+            cls = Classification(message_id=message.id, model_version=self.version, **values)
+            self.session.add(cls)
+            message.status = "classified"
+        return intake.intake_message(
+            self.session,
+            message=message,
+            classification=cls,
+            settings=self.ctx.intake_settings,
+            calendar=self.ctx.calendar,
+            now=self.now,
+            batch=batch,
+        )
+
+
+def decide_messages(
+    ctx: AppContext,
+    session: Session,
+    messages: list[Message],
+    *,
+    now: datetime,
+    ahead: ReadAhead | None = None,
+    in_flight: InFlight | None = None,
+) -> DecidedBatch:
+    """Classify messages and decide their intake in one savepoint and `IntakeBatch`.
+
+    Nothing of the batch is written yet (its finish is `write_decided`'s), except the new
+    incidents' ids, taken from the sequence. With `in_flight`, the batch before is still
+    being written: its carry is laid over the database, and anything that writes at once
+    (citizens' verdict replies, the one-by-one fallback) waits for it first.
+    """
+    from incidents import intake
+
+    model = active_classifier(ctx)
+    take = _Take(ctx, session, model.version if model is not None else "", now)
+    # Replies to «Проблема решена?» in VK and e-mail are the citizen's verdict, not incidents.
+    from app.feedback_replies import find_replies, take_feedback_replies
+
+    replies = find_replies(session, messages)
+    if replies and in_flight is not None:
+        in_flight.settle()  # a verdict may reopen an incident the batch in flight locks
+    messages = take_feedback_replies(ctx, session, messages, now=now, replies=replies)
+    if model is None or not messages:
+        return DecidedBatch(session, take, [])
+    places = gazetteer(ctx)
+    if ahead is not None:
+        classified = ahead.classify(model, places, messages)
+    else:
+        classified = classify_texts(model, places, [m.text for m in messages])
+    decided = DecidedBatch(session, take, list(zip(messages, classified, strict=True)))
+    carry = in_flight.carry() if in_flight is not None else None
+    decided.savepoint = session.begin_nested()
+    try:
+        decided.batch = intake.IntakeBatch(session, carry=carry)
+        decided.results = [take(message, one, decided.batch) for message, one in decided.pairs]
+        decided.batch.seal()
+        decided.carried = carry is not None
+    except Exception as exc:
+        decided.savepoint.rollback()
+        decided.batch = decided.savepoint = None
+        if in_flight is not None:
+            in_flight.settle()
+        _one_by_one(decided, exc)
+    return decided
+
+
+def write_decided(decided: DecidedBatch) -> dict[str, int]:
+    """Write a decided batch (its finish) in its savepoint; one bad message fails alone.
+
+    If the finish fails, the savepoint is rolled back and the messages are taken again one
+    per savepoint, so only the bad one is failed. Commit is the caller's.
+    """
+    batch, savepoint = decided.batch, decided.savepoint
+    if batch is not None and savepoint is not None:
+        try:
+            batch.finish()
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            _one_by_one(decided, exc)
+        decided.batch = decided.savepoint = None
+    stats = {"processed": 0, "incidents_new": 0, "merged": 0, "noise": 0}
+    for result in decided.results:
+        stats["processed"] += 1
+        key = (
+            "noise" if result.incident is None else "incidents_new" if result.created else "merged"
+        )
+        stats[key] += 1
+    return stats | {"failed": decided.failed}
+
+
+def _one_by_one(decided: DecidedBatch, exc: Exception) -> None:
+    """The batch failed (`exc`): take its messages again, one savepoint each."""
+    log.warning("batch of %d failed (%s); retrying one by one", len(decided.pairs), exc)
+    session = decided.session
+    for message, _ in decided.pairs:  # the batch set states the rollback undid: read them again
+        session.expire(message)
+    decided.results, decided.taken_one_by_one = [], True
+    for message, one in decided.pairs:
+        try:
+            with session.begin_nested():
+                decided.results.append(decided.take(message, one, None))
+        except Exception as error:  # keep the batch going; the message keeps its error
+            log.exception("message %s failed", message.id)
+            message.status, message.error = "failed", f"{type(error).__name__}: {error}"[:2000]
+            decided.failed += 1
+
+
 def process_messages(
     ctx: AppContext,
     session: Session,
@@ -123,85 +290,22 @@ def process_messages(
     back and the messages are taken again one per savepoint, so only the bad one is failed.
     With `ahead`, what its helper process classified already is taken from there.
     """
-    from incidents import intake
-
-    stats = {"processed": 0, "incidents_new": 0, "merged": 0, "noise": 0, "failed": 0}
-    model = active_classifier(ctx)
-    # Replies to «Проблема решена?» in VK and e-mail are the citizen's verdict, not incidents.
-    from app.feedback_replies import take_feedback_replies
-
-    messages = take_feedback_replies(ctx, session, messages, now=now)
-    if model is None or not messages:
-        return stats
-    places = gazetteer(ctx)
-    if ahead is not None:
-        classified = ahead.classify(model, places, messages)
-    else:
-        classified = classify_texts(model, places, [m.text for m in messages])
-    settings = ctx.intake_settings
-
-    def take(
-        message: Message, values: Classified, batch: intake.IntakeBatch | None
-    ) -> intake.IntakeResult:
-        cls: intake.ClassificationView
-        if batch is not None:  # one INSERT for the batch at its finish, statuses too
-            batch.save_classification(_classification_row(message, values, model.version))
-            batch.classified(message)
-            cls = _view(values)
-        else:
-            cls = Classification(message_id=message.id, model_version=model.version, **values)
-            session.add(cls)
-            message.status = "classified"
-        return intake.intake_message(
-            session,
-            message=message,
-            classification=cls,
-            settings=settings,
-            calendar=ctx.calendar,
-            now=now,
-            batch=batch,
-        )
-
-    pairs = list(zip(messages, classified, strict=True))
-    try:
-        with session.begin_nested():
-            batch = intake.IntakeBatch(session)
-            results = [take(message, one, batch) for message, one in pairs]
-            batch.finish()
-    except Exception as exc:  # find the bad message: one savepoint per message
-        log.warning("batch of %d failed (%s); retrying one by one", len(pairs), exc)
-        for message in messages:  # the batch set states the rollback undid: read them again
-            session.expire(message)
-        results = []
-        for message, one in pairs:
-            try:
-                with session.begin_nested():
-                    results.append(take(message, one, None))
-            except Exception as one:  # keep the batch going; the message keeps its error
-                log.exception("message %s failed", message.id)
-                message.status, message.error = "failed", f"{type(one).__name__}: {one}"[:2000]
-                stats["failed"] += 1
-    for result in results:
-        stats["processed"] += 1
-        key = (
-            "noise" if result.incident is None else "incidents_new" if result.created else "merged"
-        )
-        stats[key] += 1
-    return stats
+    return write_decided(decide_messages(ctx, session, messages, now=now, ahead=ahead))
 
 
-def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
-    """One batch of the worker: claim new messages, classify them, take them in.
+def claim_and_decide(
+    ctx: AppContext, session: Session, now: datetime, *, in_flight: InFlight | None = None
+) -> tuple[DecidedBatch, bool]:
+    """Claim new messages and decide them; and whether a backlog is left (`more`).
 
     A full batch means a backlog: the next batch goes to the classification helper now
     (app.readahead), to be ready when this one is written. Without a backlog (this runs
     every few seconds, with or without messages) a helper left idle too long is stopped.
-    `more` tells the job wrapper to go on with another batch.
     """
     model = active_classifier(ctx)
-    if model is None:
-        return {"skipped": "нет обученной модели: выполните `mcu classifier train`"}
-    messages = collectors_repo.claim_new_messages(session, limit=PROCESS_BATCH)
+    assert model is not None, "the caller checks that a model is trained"
+    after = in_flight.last_claimed() if in_flight is not None else 0
+    messages = collectors_repo.claim_new_messages(session, limit=PROCESS_BATCH, after_id=after)
     ahead = read_ahead(ctx, model)
     more = len(messages) == PROCESS_BATCH
     if more:
@@ -209,9 +313,25 @@ def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[st
         ahead.prefetch(
             collectors_repo.peek_new_messages(session, after_id=after, limit=PROCESS_BATCH)
         )
-    stats: dict[str, Any] = process_messages(ctx, session, messages, now=now, ahead=ahead)
+    decided = decide_messages(ctx, session, messages, now=now, ahead=ahead, in_flight=in_flight)
+    decided.last_claimed = messages[-1].id if messages else after
     if not more:
         ahead.stop_if_idle()
+    return decided, more
+
+
+NO_MODEL = {"skipped": "нет обученной модели: выполните `mcu classifier train`"}
+
+
+def process_pending(ctx: AppContext, session: Session, now: datetime) -> dict[str, Any]:
+    """One batch of the worker: claim new messages, classify them, take them in.
+
+    `more` tells the job wrapper to go on with another batch.
+    """
+    if active_classifier(ctx) is None:
+        return dict(NO_MODEL)
+    decided, more = claim_and_decide(ctx, session, now)
+    stats: dict[str, Any] = write_decided(decided)
     return stats | {"more": more}
 
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from app.collect import collect_all
 from app.context import AppContext
-from app.jobs import JobBody, run_batches, run_guarded, run_once_per_occurrence
+from app.jobs import JobBody, run_guarded, run_once_per_occurrence
 from app.models import active_classifier, gazetteer
+from app.overlap import run_intake
 from app.pipeline import (
     collect_demo,
     deliver_alerts,
@@ -44,7 +45,8 @@ class IntervalJob:
     seconds: int
     body: JobBody
     demo_only: bool = False
-    batches: bool = False  # one transaction per batch, again at once while `more` is reported
+    # Intake: one transaction per batch (app.overlap), again at once while `more` is reported.
+    batches: bool = False
 
 
 JOBS: tuple[IntervalJob, ...] = (
@@ -130,8 +132,8 @@ def run_daily_reports(ctx: AppContext, *, now: datetime | None = None) -> dict[s
 
 def run_job(ctx: AppContext, job: IntervalJob) -> dict[str, Any]:
     """One run of an interval job: one guarded transaction, or a bounded series of batches."""
-    if job.batches:
-        return run_batches(ctx, job.name, job.body, budget_seconds=BATCH_RUN_SECONDS)
+    if job.batches:  # the intake job, `process_pending` in batches (overlapped on PostgreSQL)
+        return run_intake(ctx, budget_seconds=BATCH_RUN_SECONDS)
     return run_guarded(ctx, job.name, job.body)
 
 

@@ -8,9 +8,11 @@ staff and `--open` open incidents received within the duplicate window. Then:
 - store: `collectors.repository.store_messages` per source in chunks, committed;
 - process: the worker's intake job as `mcu worker` runs it: start-up as the worker does it
   (`app.scheduler.prepare_process`: model, classification helper process, gc.freeze), then
-  `app.jobs.run_batches` of `app.pipeline.process_pending` until no message is left (claim a
-  batch, classify it, or take what the helper classified ahead → place → dedupe → route →
-  deadline → events and alerts), committed per batch; `--batch` tries other batch sizes
+  `app.overlap.run_intake` until no message is left (claim a batch, classify it, or take
+  what the helper classified ahead → place → dedupe → route → deadline → events and alerts),
+  committed per batch; on PostgreSQL a batch's writes overlap the next batch's decisions,
+  and `--overlap both` adds a column with them one after the other (`run_batches` of
+  `process_pending`, as with MCU_INTAKE_OVERLAP=false); `--batch` tries other batch sizes
   than PROCESS_BATCH, `--no-helper` classifies in the worker process for comparison;
 - baselines: `predict_many` alone on the same texts, and a plain bulk INSERT of the same
   messages plus one incident per message.
@@ -20,7 +22,8 @@ runs of different code on the same input can be compared for identical results (
 classifier and gazetteer must be the same too). Asserts nothing.
 
     .venv/bin/python bench/incidents.py [--n 20000] [--open 100000] [--backend both]
-        [--batch 1000] [--no-helper] [--dup 0.2] [--profile [--profile-sort cumulative]]
+        [--batch 1000] [--no-helper] [--overlap on|off|both] [--dup 0.2]
+        [--profile [--profile-sort cumulative]]
         [--no-digest]
 """
 
@@ -54,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app import jobs, pipeline, scheduler  # noqa: E402
+from app import overlap, pipeline, scheduler  # noqa: E402
 from app.context import AppContext, load_calendar  # noqa: E402
 from app.demo import ensure_demo_users  # noqa: E402
 from app.models import active_classifier  # noqa: E402
@@ -165,9 +168,13 @@ def models_dir(tmp: Path, reference: ReferenceConfig) -> Path:
     return root
 
 
-def context(engine: Engine, reference: ReferenceConfig, models: Path) -> AppContext:
+def context(
+    engine: Engine, reference: ReferenceConfig, models: Path, *, overlap: bool = True
+) -> AppContext:
     """The composition root as `mcu worker` builds it, on the bench database."""
-    settings = Settings(models_dir=models, secret_key="bench", database_url="sqlite://")
+    settings = Settings(
+        models_dir=models, secret_key="bench", database_url="sqlite://", intake_overlap=overlap
+    )
     tz = reference.municipality.municipality.timezone
     calendar = load_calendar(reference, tz=tz, config_dir=str(CONFIG_DIR))
     return AppContext(settings=settings, config=reference, engine=engine, calendar=calendar, tz=tz)
@@ -306,17 +313,11 @@ def store_all(session: Session, messages: list[RawMessage]) -> int:
 
 def process_all(ctx: AppContext) -> dict[str, int]:
     """The worker's intake job as `mcu worker` runs it, until no message is left: runs of
-    `run_batches` (one committed transaction per batch), each started again at once while
+    `run_intake` (one committed transaction per batch), each started again at once while
     it reports more work, as the scheduler does."""
     total: dict[str, int] = defaultdict(int)
     while True:
-        stats = jobs.run_batches(
-            ctx,
-            "process_messages",
-            pipeline.process_pending,
-            budget_seconds=scheduler.BATCH_RUN_SECONDS,
-            now=NOW,
-        )
+        stats = overlap.run_intake(ctx, budget_seconds=scheduler.BATCH_RUN_SECONDS, now=NOW)
         for key, value in stats.items():
             if isinstance(value, int) and not isinstance(value, bool):
                 total[key] += value
@@ -432,7 +433,12 @@ def digest(session: Session) -> str:
 
 
 def run_backend(
-    engine: Engine, args: argparse.Namespace, reference: ReferenceConfig, models: Path
+    engine: Engine,
+    args: argparse.Namespace,
+    reference: ReferenceConfig,
+    models: Path,
+    *,
+    overlap: bool = True,
 ) -> dict[str, str]:
     """Prepare the database, time store, process and the baselines; return the figures."""
     out: dict[str, str] = {}
@@ -442,7 +448,7 @@ def run_backend(
         lambda: add_open_incidents(session, count=args.open, maker=maker, reference=reference)
     )
     messages, made_of = raw_messages(maker, args.n)
-    ctx = context(engine, reference, models)
+    ctx = context(engine, reference, models, overlap=overlap)
     start_worker(ctx, helper=args.helper)
     model = active_classifier(ctx)
     assert model is not None
@@ -509,6 +515,12 @@ def main() -> None:
         action="store_false",
         help="for comparison: classify in the worker process, no read-ahead helper",
     )
+    parser.add_argument(
+        "--overlap",
+        choices=("on", "off", "both"),
+        default="on",
+        help="PostgreSQL: a batch's writes overlap the next batch's decisions (off: in turn)",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--no-digest", dest="digest", action="store_false")
     parser.add_argument("--profile", action="store_true", help="cProfile the processing")
@@ -520,7 +532,11 @@ def main() -> None:
     parser.add_argument("--profile-sort", default="tottime", help="tottime or cumulative")
     args = parser.parse_args()
     pipeline.PROCESS_BATCH = args.batch  # the worker's batch size unless --batch says otherwise
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    names = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.overlap]
+    backends = [
+        (name, mode) for name in names for mode in (modes if name == "postgresql" else (True,))
+    ]
     reference = load_reference(CONFIG_DIR)
     columns: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -530,13 +546,14 @@ def main() -> None:
             f"worker batches of {args.batch}, "
             f"classification helper {'on' if args.helper else 'off'}"
         )
-        for name in backends:
+        for name, overlapped in backends:
+            column = name if overlapped or name == "sqlite" else "postgresql, in turn"
             engine = _engine(name, args, Path(tmp))
             try:
-                columns[name] = run_backend(engine, args, reference, models)
+                columns[column] = run_backend(engine, args, reference, models, overlap=overlapped)
             except Exception as exc:  # a bench reports, it does not stop on one backend
                 traceback.print_exc()
-                columns[name] = {"error": f"{type(exc).__name__}: {str(exc)[:80]}"}
+                columns[column] = {"error": f"{type(exc).__name__}: {str(exc)[:80]}"}
             finally:
                 engine.dispose()
                 if name == "postgresql" and not args.keep:

@@ -145,8 +145,11 @@ def record_failure(
     source.status = status
 
 
-def claim_new_messages(session: Session, *, limit: int) -> list[Message]:
+def claim_new_messages(session: Session, *, limit: int, after_id: int = 0) -> list[Message]:
     """Oldest unprocessed messages; rows another worker holds are skipped (PostgreSQL).
+
+    `after_id`: the last message of a batch this worker still writes (app.overlap); its
+    rows, locked until it commits, need not be walked and skipped one by one again.
 
     On SQLite the claim first takes the database's write lock (an empty UPDATE): the batch
     reads and then writes, and in WAL mode a transaction that has read cannot start writing
@@ -158,7 +161,7 @@ def claim_new_messages(session: Session, *, limit: int) -> list[Message]:
         session.execute(update(Message).where(false()).values(status=Message.status))
     stmt = (
         select(Message)
-        .where(Message.status == "new")
+        .where(Message.status == "new", Message.id > after_id)
         .order_by(Message.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

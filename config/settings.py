@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     web_cache_seconds: float = Field(default=30.0, ge=0)
     web_page_cache_mb: float = Field(default=64.0, ge=0)
     duplicate_window_hours: int = Field(default=72, ge=1)
+    # PostgreSQL: a batch's writes overlap the next batch's decisions (app.overlap).
+    intake_overlap: bool = True
 
     vk_token: str | None = None
     vk_user_token: str | None = None

@@ -16,6 +16,11 @@ transaction (savepoint) the batch was made in.
 Candidates are read once per block and batch without a lock: the incidents another process
 commits meanwhile are not seen until the next batch (intake itself runs in one worker at a
 time, see app.jobs), and a joined incident is changed as it is once locked.
+
+A batch may be decided while the batch before it is still being written (app.overlap): that
+batch's `Carry` (its new incidents with their ids, and the words and place its joins gave)
+is laid over what the database shows, so the pools are those of a batch decided after it.
+`seal` gives the new incidents their ids and numbers before the carry is taken.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Carry:
+    """What a batch being written changes for duplicate search, until it is committed."""
+
+    new: dict[int, tuple[str, datetime, TextAndPlace]]  # id → block, received, words and place
+    joined: dict[int, TextAndPlace]  # stored incident id → its words and place after the joins
+
+
+@dataclass(frozen=True, slots=True)
 class _Alert:
     """An emit whose rows wait for the incident's id; payload and urgency as at the emit."""
 
@@ -58,9 +71,11 @@ class _Alert:
 class IntakeBatch:
     """Per-batch caches, decisions and deferred writes of intake; `finish` writes them."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, carry: Carry | None = None) -> None:
         session.flush()  # pools and locks read the database: it must hold every change so far
         self.session = session
+        self._carry = carry
+        self._sealed = False
         self._cache: dict[tuple[str, Any], Any] = {}
         self._routes: dict[tuple[str, str | None, str | None], RouteRule | None] = {}
         self._clear()
@@ -159,9 +174,21 @@ class IntakeBatch:
             )
         found = []
         joined = self._texts
+        carry = self._carry or Carry({}, {})
+        stored: set[int] = set()
         for id_, at, settlement, street, house, fingerprint in rows:
-            text = joined.get(id_) or TextAndPlace(fingerprint, settlement, street, house)
+            stored.add(id_)
+            text = (
+                joined.get(id_)
+                or carry.joined.get(id_)
+                or TextAndPlace(fingerprint, settlement, street, house)
+            )
             found.append(Candidate(id_, at, side_of(text), text))
+        for id_, (of_block, at, text) in carry.new.items():
+            # Not committed yet when the query ran, or committed and returned by it.
+            if of_block == block and at >= since and id_ not in stored:
+                text = joined.get(id_) or text
+                found.append(Candidate(id_, at, side_of(text), text))
         for order, row in self._rows.items():
             if order >= PENDING_ORDER and row.block_code == block and row.received_at >= since:
                 text = joined.get(order) or text_and_place(row)
@@ -262,6 +289,36 @@ class IntakeBatch:
         """Run `hook` at `finish` once new incidents have their ids."""
         self._after_ids.append(hook)
 
+    def seal(self) -> None:
+        """Give the new incidents their ids and numbers: the batch is decided (idempotent)."""
+        if self._sealed:
+            return
+        self._sealed = True
+        if not self._new:
+            return
+        ids = bulk.reserve_incident_ids(self.session, count=len(self._new))
+        for (row, calendar), incident_id in zip(self._new, ids, strict=True):
+            row.id = incident_id
+            row.number = format_number(
+                incident_id=incident_id, received=row.received_at, calendar=calendar
+            )
+
+    def carry(self) -> Carry:
+        """What the next batch must lay over the database while this one is being written;
+        taken after `seal` and before `finish` (whose steps change the rows)."""
+        assert self._sealed, "seal() gives the new incidents the ids the carry names"
+        new: dict[int, tuple[str, datetime, TextAndPlace]] = {}
+        joined: dict[int, TextAndPlace] = {}
+        for order, text in self._texts.items():
+            if order < PENDING_ORDER:
+                joined[order] = text
+        for order, row in self._rows.items():
+            if order >= PENDING_ORDER:
+                assert row.id is not None
+                text = self._texts.get(order) or text_and_place(row)
+                new[row.id] = (row.block_code, row.received_at, text)
+        return Carry(new, joined)
+
     def finish(self) -> None:
         """Lock the joined incidents, apply the steps, write every row of the batch."""
         session = self.session
@@ -270,14 +327,9 @@ class IntakeBatch:
         self._rows.update(locked)
         for step in self._steps:
             step()
+        self.seal()
         new = [row for row, _ in self._new]
         if new:
-            ids = bulk.reserve_incident_ids(session, count=len(new))
-            for (row, calendar), incident_id in zip(self._new, ids, strict=True):
-                row.id = incident_id
-                row.number = format_number(
-                    incident_id=incident_id, received=row.received_at, calendar=calendar
-                )
             bulk.insert_incidents(session, incidents=new)
         links = [(message, row.id) for message, row in self._links.values() if row.id is not None]
         bulk.link_messages(session, links=links)
@@ -291,6 +343,7 @@ class IntakeBatch:
         bulk.update_incidents(session, incidents=list(locked.values()), columns=JOIN_COLUMNS)
         bulk.expire_incidents(session, ids=locked)
         self._clear()
+        self._carry, self._sealed = None, False
 
     def _alert_rows(self) -> list[dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}

@@ -1,5 +1,6 @@
 """The intake job as `mcu worker` runs it: batches committed one by one, classification read
-ahead by a helper process, and two worker processes on one PostgreSQL."""
+ahead by a helper process, and two worker processes on one PostgreSQL (each with its writes
+overlapped, app.overlap)."""
 
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ import json, sys
 from datetime import datetime
 from app import pipeline
 from app.context import AppContext, load_calendar
-from app.jobs import run_batches
+from app.overlap import run_intake
 from config.reference import load_reference
 from config.settings import CONFIG_DIR, Settings
 from core.db import make_engine
@@ -169,8 +170,7 @@ ctx = AppContext(
 )
 processed = 0
 while True:
-    job = pipeline.process_pending
-    stats = run_batches(ctx, "process_messages", job, budget_seconds=1, now=now)
+    stats = run_intake(ctx, budget_seconds=1, now=now)  # as the scheduler runs it
     processed += stats.get("processed", 0)
     if not stats["more"] and "skipped" not in stats:
         break
