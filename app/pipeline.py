@@ -221,6 +221,8 @@ def decide_messages(
     decided.savepoint = session.begin_nested()
     try:
         decided.batch = intake.IntakeBatch(session, carry=carry)
+        views = [(message, _view(one)) for message, one in decided.pairs]
+        intake.preload_candidates(decided.batch, views, settings=ctx.intake_settings, now=now)
         decided.results = [take(message, one, decided.batch) for message, one in decided.pairs]
         decided.batch.seal()
         decided.carried = carry is not None

@@ -3,7 +3,8 @@
 `app.pipeline.process_messages` takes a worker batch through `intake_message` in one
 savepoint with one `IntakeBatch`; a single message outside a worker batch gets a batch of
 its own. The batch looks reference data up once (source kinds, SLA policies, routing rules,
-sector heads, executors) and keeps each block's duplicate candidates in a `CandidatePool`.
+sector heads, executors) and keeps each block's duplicate candidates in a `CandidatePool`;
+`preload` reads the pools of every block of the batch in one query before the first decision.
 
 Each message is first only *decided*: it joins a candidate or opens a new incident (a plain
 `IncidentRow`, added to the pools at once). What it changes is queued as a step. `finish`
@@ -25,7 +26,7 @@ is laid over what the database shows, so the pools are those of a batch decided 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -161,17 +162,42 @@ class IntakeBatch:
         side = prepare(key.words, key.place)
         return pool.best(side, received_at=key.received_at, threshold=threshold, window=window)
 
+    def preload(
+        self, since: Mapping[str, datetime], *, statuses: Sequence[str], limit: int
+    ) -> None:
+        """Load the pools of several blocks in one query, each from its earliest `since` (the
+        batch's messages known before they are decided); `find_duplicate` then only reads."""
+        wanted = {block: at for block, at in since.items() if (block, limit) not in self._pools}
+        if not wanted:
+            return
+        with self.session.no_autoflush:
+            if not self._pools:  # the batch's first pools: once per transaction
+                repository.plan_candidates_by_block(self.session)
+            found = repository.duplicate_candidates_by_block(
+                self.session, since=wanted, statuses=statuses, limit=limit
+            )
+        for block, rows in found.items():
+            self._load_pool(block, since=wanted[block], limit=limit, rows=rows)
+
     def _load_pool(
-        self, block: str, *, statuses: Sequence[str], since: datetime, limit: int
+        self,
+        block: str,
+        *,
+        since: datetime,
+        limit: int,
+        statuses: Sequence[str] = (),
+        rows: Sequence[Sequence[Any]] | None = None,
     ) -> CandidatePool:
         """The pool as a query would give it if the batch had been written: stored rows with
-        the batch's joins applied, plus the batch's new incidents, the newest `limit`."""
-        with self.session.no_autoflush:
-            if not self._pools:  # the batch's first pool: once per transaction
-                repository.plan_candidates_by_block(self.session)
-            rows = repository.duplicate_candidate_rows(
-                self.session, block=block, statuses=statuses, since=since, limit=limit
-            )
+        the batch's joins applied, plus the batch's new incidents, the newest `limit`.
+        `rows`: the stored rows, read already (`preload`)."""
+        if rows is None:
+            with self.session.no_autoflush:
+                if not self._pools:  # the batch's first pool: once per transaction
+                    repository.plan_candidates_by_block(self.session)
+                rows = repository.duplicate_candidate_rows(
+                    self.session, block=block, statuses=statuses, since=since, limit=limit
+                )
         found = []
         joined = self._texts
         carry = self._carry or Carry({}, {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -83,7 +83,8 @@ class Facts:
     needs_review: bool
 
 
-def _received(message: Message, now: datetime) -> datetime:
+def received_of(message: Message, now: datetime) -> datetime:
+    """When the message counts as received (duplicate window, deadlines)."""
     return message.received_at or message.created_at or now
 
 
@@ -101,12 +102,34 @@ def gather_facts(
     """Place, content words, time of receipt and source kind of a message, gathered once."""
     place = rules.parse_place(place_raw)
     words = tuple(rules.content_words(message.text or "", place))
-    key = rules.DupKey(block, place, words, _received(message, now))
+    key = rules.DupKey(block, place, words, received_of(message, now))
     if batch is not None:
         kind = batch.source_kind(message.source_id)
     else:
         kind = repository.source_kind(session, source_id=message.source_id)
     return Facts(message, key, kind or "unknown", urgent, needs_review)
+
+
+def preload_candidates(
+    batch: IntakeBatch,
+    messages: Iterable[tuple[Message, ClassificationView]],
+    *,
+    settings: IntakeSettings,
+    now: datetime,
+) -> None:
+    """Read the duplicate candidates of every block the messages will be compared in, in
+    one query, before they are decided (the pools `find_duplicate` would load one by one)."""
+    since: dict[str, datetime] = {}
+    for message, classification in messages:
+        block = classification.block_code
+        if message.incident_id is not None or classification.noise:
+            continue
+        if block in settings.noise_blocks:
+            continue
+        start = received_of(message, now) - settings.window
+        if block not in since or start < since[block]:
+            since[block] = start
+    batch.preload(since, statuses=OPEN_STATUSES, limit=settings.max_candidates)
 
 
 def intake_message(
