@@ -43,7 +43,14 @@ from incidents import repository_bulk as bulk
 from incidents.candidates import PENDING_ORDER, Candidate, CandidatePool, side_of
 from incidents.dedupe import DupKey, DuplicateMatch, prepare
 from incidents.rows import JOIN_COLUMNS, IncidentRow, TextAndPlace, after_join, text_and_place
-from incidents.rules import Policy, RouteRule, choose_route, format_number
+from incidents.rules import (
+    Deadlines,
+    Policy,
+    RouteRule,
+    choose_route,
+    compute_due,
+    format_number,
+)
 
 T = TypeVar("T")
 
@@ -112,6 +119,12 @@ class IntakeBatch:
     def policy(self, code: str) -> Policy:
         """An SLA policy (NotFoundError naming it if absent)."""
         return self._cached("policy", code, partial(repository.get_policy, self.session, code=code))
+
+    def deadlines(self, code: str, *, received: datetime, calendar: WorkCalendar) -> Deadlines:
+        """`rules.compute_due` of a policy, once per time of receipt: a collector's pass (and a
+        ПОС import) stores all its messages with one."""
+        load = partial(compute_due, self.policy(code), received=received, calendar=calendar)
+        return self._cached("due", (code, received, id(calendar)), load)
 
     def routing_rules(self, block: str) -> list[RouteRule]:
         """Routing rules of a block."""

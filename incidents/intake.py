@@ -250,7 +250,7 @@ def _policy_for(
         urgent=facts.urgent,
         default=settings.default_policy,
     )
-    return code, rules.compute_due(batch.policy(code), received=received, calendar=calendar)
+    return code, batch.deadlines(code, received=received, calendar=calendar)
 
 
 def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) -> IncidentRow:
