@@ -293,3 +293,15 @@ def test_sqlite_or_the_setting_off_take_batches_in_turn(
     _store(seeded_session, source="in-turn", now=T0)
     assert _drain_overlapped(app_ctx, T0)["processed"] == COUNT
     assert started == []
+
+
+def test_a_run_ends_when_its_budget_is_spent_and_says_more_is_left(
+    pg_ctx: AppContext, seeded_session: Session
+) -> None:
+    _store(seeded_session, source="overlapped", now=T0)
+    first = overlap.run_intake(pg_ctx, budget_seconds=0, now=T0)
+    assert first["processed"] == BATCH and first["more"] is True  # one batch, then it stops
+    seeded_session.expire_all()
+    statuses = Counter(seeded_session.scalars(select(Message.status)))
+    assert statuses["new"] == COUNT - BATCH  # the batch it took is committed, no other
+    assert _drain_overlapped(pg_ctx, T0)["processed"] == COUNT - BATCH
