@@ -209,6 +209,7 @@ def test_a_batch_decided_on_a_failed_batch_is_decided_again(
     seeded_session: Session,
     monkeypatch: pytest.MonkeyPatch,
     writes_wait_for_the_next_decisions: None,
+    carries: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _store(seeded_session, source="in-turn", now=T0)
@@ -225,9 +226,12 @@ def test_a_batch_decided_on_a_failed_batch_is_decided_again(
 
     monkeypatch.setattr(repository_bulk, "insert_alerts", fails_once)
     _store(seeded_session, source="overlapped", now=T1)
+    carries.clear()
     with caplog.at_level(logging.WARNING, logger="mcu.overlap"):
         stats = _drain_overlapped(pg_ctx, T1)
     assert any("decided again" in r.getMessage() for r in caplog.records)
+    batches = -(-COUNT // BATCH)
+    assert len(carries) == batches + 1  # the third batch was decided twice
     assert stats["processed"] == COUNT and stats["failed"] == 0
     assert _outcome(seeded_session, "overlapped") == _outcome(seeded_session, "in-turn")
 
