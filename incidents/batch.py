@@ -190,15 +190,15 @@ class IntakeBatch:
                 self.session, since=wanted, statuses=statuses, limit=limit
             )
         for block, rows in found.items():
-            self._load_pool(block, since=wanted[block], limit=limit, rows=rows)
+            self._load_pool(block, statuses=statuses, since=wanted[block], limit=limit, rows=rows)
 
     def _load_pool(
         self,
         block: str,
         *,
+        statuses: Sequence[str],
         since: datetime,
         limit: int,
-        statuses: Sequence[str] = (),
         rows: Sequence[Sequence[Any]] | None = None,
     ) -> CandidatePool:
         """The pool as a query would give it if the batch had been written: stored rows with
