@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from app import repository as app_repo
 from app.context import AppContext
 from app.models import active_classifier, gazetteer
-from app.readahead import Classified, ReadAhead, classify_texts, read_ahead
+from app.readahead import Classified, Read, ReadAhead, classify_texts, read_ahead
 from collectors import repository as collectors_repo
 from collectors.base import Collector
 from collectors.demo import DemoCollector
@@ -137,7 +137,7 @@ class DecidedBatch:
 
     session: Session
     take: _Take
-    pairs: list[tuple[Message, Classified]]
+    pairs: list[tuple[Message, Read]]  # a message, its classification and any text facts
     batch: IntakeBatch | None = None
     savepoint: SessionTransaction | None = None
     results: list[IntakeResult] = field(default_factory=list)
@@ -158,10 +158,14 @@ class _Take:
         self.ctx, self.session, self.version, self.now = ctx, session, version, now
 
     def __call__(
-        self, message: Message, values: Classified, batch: IntakeBatch | None
+        self,
+        message: Message,
+        read: Read,
+        batch: IntakeBatch | None,
     ) -> IntakeResult:
         from incidents import intake
 
+        values, text = read
         cls: intake.ClassificationView
         if batch is not None:  # one INSERT for the batch at its finish, statuses too
             batch.save_classification(_classification_row(message, values, self.version))
@@ -179,6 +183,7 @@ class _Take:
             calendar=self.ctx.calendar,
             now=self.now,
             batch=batch,
+            text=text,
         )
 
 
@@ -212,16 +217,18 @@ def decide_messages(
     if model is None or not messages:
         return DecidedBatch(session, take, [])
     places = gazetteer(ctx)
+    classified: list[Read]
     if ahead is not None:
         classified = ahead.classify(model, places, messages)
     else:
-        classified = classify_texts(model, places, [m.text for m in messages])
+        here = classify_texts(model, places, [m.text for m in messages])
+        classified = [(one, None) for one in here]
     decided = DecidedBatch(session, take, list(zip(messages, classified, strict=True)))
     carry = in_flight.carry() if in_flight is not None else None
     decided.savepoint = session.begin_nested()
     try:
         decided.batch = intake.IntakeBatch(session, carry=carry)
-        views = [(message, _view(one)) for message, one in decided.pairs]
+        views = [(message, _view(one)) for message, (one, _) in decided.pairs]
         intake.preload_candidates(decided.batch, views, settings=ctx.intake_settings, now=now)
         decided.results = [take(message, one, decided.batch) for message, one in decided.pairs]
         decided.batch.seal()

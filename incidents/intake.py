@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,32 @@ class IntakeResult:
     match: rules.DuplicateMatch | None = field(default=None)
 
 
+class TextFacts(NamedTuple):
+    """What intake derives from a message's text and the place found in it, and nothing else.
+
+    Pure, so the classification helper process works it out ahead of the claim
+    (app.readahead) and the single intake thread only reads it. `title` and `fingerprint`
+    serve an incident the message opens; None until wanted (see `text_facts`).
+    """
+
+    place: rules.Place
+    words: tuple[str, ...]
+    title: str | None = None
+    fingerprint: str | None = None
+
+
+def text_facts(
+    text: str, place_raw: Mapping[str, Any] | None, *, for_new: bool = False
+) -> TextFacts:
+    """The text facts of a message; with `for_new` also the title and fingerprint of the
+    incident it would open (the helper computes them for every message, off this thread)."""
+    place = rules.parse_place(place_raw)
+    words = tuple(rules.content_words(text, place))
+    if not for_new:
+        return TextFacts(place, words)
+    return TextFacts(place, words, make_title(text), merge_fingerprints([" ".join(words)]))
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What intake needs to know about one message, gathered once."""
@@ -81,6 +107,7 @@ class Facts:
     source_kind: str
     urgent: bool
     needs_review: bool
+    text: TextFacts
 
 
 def received_of(message: Message, now: datetime) -> datetime:
@@ -98,16 +125,20 @@ def gather_facts(
     needs_review: bool,
     now: datetime,
     batch: IntakeBatch | None = None,
+    text: TextFacts | None = None,
 ) -> Facts:
-    """Place, content words, time of receipt and source kind of a message, gathered once."""
-    place = rules.parse_place(place_raw)
-    words = tuple(rules.content_words(message.text or "", place))
-    key = rules.DupKey(block, place, words, received_of(message, now))
+    """Place, content words, time of receipt and source kind of a message, gathered once.
+
+    `text`: the message's text facts worked out already (of this text and `place_raw`).
+    """
+    if text is None:
+        text = text_facts(message.text or "", place_raw)
+    key = rules.DupKey(block, text.place, text.words, received_of(message, now))
     if batch is not None:
         kind = batch.source_kind(message.source_id)
     else:
         kind = repository.source_kind(session, source_id=message.source_id)
-    return Facts(message, key, kind or "unknown", urgent, needs_review)
+    return Facts(message, key, kind or "unknown", urgent, needs_review, text)
 
 
 def preload_candidates(
@@ -141,8 +172,11 @@ def intake_message(
     calendar: WorkCalendar,
     now: datetime,
     batch: IntakeBatch | None = None,
+    text: TextFacts | None = None,
 ) -> IntakeResult:
     """Link a classified message to a duplicate open incident or open a new one (idempotent).
+
+    `text`: the message's text facts, when the classification helper worked them out.
 
     Without a `batch` the message is a batch of its own, written at once, and the result
     holds the ORM incident. With one, it is decided now and written at `batch.finish()`:
@@ -172,6 +206,7 @@ def intake_message(
         needs_review=classification.needs_review,
         now=now,
         batch=work,
+        text=text,
     )
     found = work.find_duplicate(
         facts.key,
@@ -254,12 +289,16 @@ def _policy_for(
 
 
 def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) -> IncidentRow:
-    key, message = facts.key, facts.message
+    key, message, text = facts.key, facts.message, facts.text
+    title = text.title if text.title is not None else make_title(message.text or "")
+    fingerprint = text.fingerprint
+    if fingerprint is None:
+        fingerprint = merge_fingerprints([" ".join(key.words)])
     row = IncidentRow(
         id=None,
         number=None,
         block_code=key.block,
-        title=make_title(message.text or ""),
+        title=title,
         status="new",
         urgent=facts.urgent,
         needs_review=facts.needs_review,
@@ -282,7 +321,7 @@ def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) ->
         reopen_count=0,
         escalation_level=0,
         message_count=1,
-        text_fingerprint=merge_fingerprints([" ".join(key.words)]),
+        text_fingerprint=fingerprint,
         created_at=now,
         updated_at=now,
     )

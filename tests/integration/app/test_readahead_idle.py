@@ -20,7 +20,7 @@ from app import pipeline
 from app.context import AppContext
 from app.jobs import run_batches
 from app.models import ActiveModel, PlaceFinder, active_classifier, gazetteer
-from app.readahead import ReadAhead, classify_texts
+from app.readahead import ReadAhead, classify_texts, read_texts
 from classifier.place import Gazetteer
 from classifier.registry import ModelRegistry
 from collectors.repository import ensure_source, store_messages
@@ -134,9 +134,9 @@ def test_a_later_backlog_starts_a_new_helper_whose_results_are_used(
     clock.now += IDLE + 1
     assert helper.stop_if_idle() and _exited(first)
     claimed = [Message(id=1, text=TEXTS[0]), Message(id=2, text=TEXTS[1])]
-    assert helper.classify(model, places, claimed) == classify_texts(
-        model, places, [TEXTS[0], TEXTS[1]]
-    )
+    # Classified here: without text facts (intake works them out as it goes).
+    here = classify_texts(model, places, [TEXTS[0], TEXTS[1]])
+    assert helper.classify(model, places, claimed) == [(one, None) for one in here]
     assert helper.used == 0
     # The next backlog: its first prefetch starts a helper (as the very first one did) ...
     helper.prefetch([(3, TEXTS[2])])
@@ -147,7 +147,10 @@ def test_a_later_backlog_starts_a_new_helper_whose_results_are_used(
     # ... and once it is up, its classification is the one used.
     helper.prefetch([(3, TEXTS[2]), (4, TEXTS[3]), (5, TEXTS[4])])
     claimed = [Message(id=i, text=TEXTS[i - 1]) for i in (3, 4, 5)]
-    assert helper.classify(model, places, claimed) == classify_texts(model, places, TEXTS[2:5])
+    got = helper.classify(model, places, claimed)
+    # The helper's values and text facts, come through the pipe, are those worked out here.
+    assert got == read_texts(model, places, TEXTS[2:5])
+    assert any(facts is not None and facts.words for _, facts in got)
     assert helper.used == 3
     helper.close()  # what the worker does at exit: the new helper goes too
     assert not helper.running and _exited(second)
