@@ -26,7 +26,7 @@ from core.types import RawMessage, StoreResult
 
 if TYPE_CHECKING:
     from incidents.batch import Carry, IntakeBatch
-    from incidents.intake import IntakeResult
+    from incidents.intake import ClassificationView, IntakeResult
 
 log = logging.getLogger("mcu.pipeline")
 # Messages per transaction of the intake job: per-batch lookups (duplicate candidates of each
@@ -155,32 +155,37 @@ class _Take:
     """Classification row and intake of one message, in the batch or in a savepoint alone."""
 
     def __init__(self, ctx: AppContext, session: Session, version: str, now: datetime) -> None:
-        self.ctx, self.session, self.version, self.now = ctx, session, version, now
+        from incidents import intake
+
+        self.session, self.version, self.now = session, version, now
+        self.intake_message = intake.intake_message
+        # Once per batch: the settings are built from the configuration on each read.
+        self.settings, self.calendar = ctx.intake_settings, ctx.calendar
 
     def __call__(
         self,
         message: Message,
         read: Read,
         batch: IntakeBatch | None,
+        view: ClassificationView | None = None,
     ) -> IntakeResult:
-        from incidents import intake
-
+        """`view`: `_view` of the read's values, if made already."""
         values, text = read
-        cls: intake.ClassificationView
+        cls: ClassificationView
         if batch is not None:  # one INSERT for the batch at its finish, statuses too
             batch.save_classification(_classification_row(message, values, self.version))
             batch.classified(message)
-            cls = _view(values)
+            cls = view if view is not None else _view(values)
         else:
             cls = Classification(message_id=message.id, model_version=self.version, **values)
             self.session.add(cls)
             message.status = "classified"
-        return intake.intake_message(
+        return self.intake_message(
             self.session,
             message=message,
             classification=cls,
-            settings=self.ctx.intake_settings,
-            calendar=self.ctx.calendar,
+            settings=self.settings,
+            calendar=self.calendar,
             now=self.now,
             batch=batch,
             text=text,
@@ -228,9 +233,17 @@ def decide_messages(
     decided.savepoint = session.begin_nested()
     try:
         decided.batch = intake.IntakeBatch(session, carry=carry)
-        views = [(message, _view(one)) for message, (one, _) in decided.pairs]
-        intake.preload_candidates(decided.batch, views, settings=ctx.intake_settings, now=now)
-        decided.results = [take(message, one, decided.batch) for message, one in decided.pairs]
+        views = [_view(values) for _, (values, _) in decided.pairs]
+        intake.preload_candidates(
+            decided.batch,
+            zip(messages, views, strict=True),
+            settings=take.settings,
+            now=now,
+        )
+        decided.results = [
+            take(message, read, decided.batch, view)
+            for (message, read), view in zip(decided.pairs, views, strict=True)
+        ]
         decided.batch.seal()
         decided.carried = carry is not None
     except Exception as exc:

@@ -31,6 +31,12 @@ class IntakeSettings:
     text_similarity_threshold: float = 0.5
     max_candidates: int = 200
     noise_blocks: frozenset[str] = frozenset({"other"})
+    # How far back a duplicate may have been received (from `duplicate_window_hours`; made
+    # once: intake reads it for every message).
+    window: timedelta = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "window", timedelta(hours=self.duplicate_window_hours))
 
     @classmethod
     def from_config(cls, sla: SlaFile, **overrides: Any) -> IntakeSettings:
@@ -40,11 +46,6 @@ class IntakeSettings:
             for kind, choice in sla.assignment.items()
         }
         return cls(sla_assignment=assignment, **overrides)
-
-    @property
-    def window(self) -> timedelta:
-        """How far back a duplicate may have been received."""
-        return timedelta(hours=self.duplicate_window_hours)
 
 
 class ClassificationView(Protocol):
