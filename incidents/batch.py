@@ -117,8 +117,11 @@ class IntakeBatch:
         return kinds[source_id] or None
 
     def policy(self, code: str) -> Policy:
-        """An SLA policy (NotFoundError naming it if absent)."""
-        return self._cached("policy", code, partial(repository.get_policy, self.session, code=code))
+        """An SLA policy (NotFoundError naming it if absent); all are read in one query."""
+        found = self._cached("policies", None, partial(repository.policies_by_code, self.session))
+        if code not in found:
+            raise repository.policy_not_found(code)
+        return found[code]
 
     def deadlines(self, code: str, *, received: datetime, calendar: WorkCalendar) -> Deadlines:
         """`rules.compute_due` of a policy, once per time of receipt: a collector's pass (and a

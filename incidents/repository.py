@@ -219,11 +219,12 @@ def routing_rules_by_block(session: Session) -> dict[str, list[RouteRule]]:
     return by_block
 
 
-def get_policy(session: Session, *, code: str) -> Policy:
-    """The SLA policy with this code; NotFoundError naming it if absent."""
-    row = session.get(SlaPolicy, code)
-    if row is None:
-        raise NotFoundError(f"Политика сроков «{code}» не найдена в справочнике")
+def policy_not_found(code: str) -> NotFoundError:
+    """The error of a policy code absent from the reference."""
+    return NotFoundError(f"Политика сроков «{code}» не найдена в справочнике")
+
+
+def _policy(row: SlaPolicy) -> Policy:
     return Policy(
         code=row.code,
         first_answer_working_hours=row.first_answer_working_hours,
@@ -231,6 +232,19 @@ def get_policy(session: Session, *, code: str) -> Policy:
         final_answer_calendar_days=row.final_answer_calendar_days,
         extension_calendar_days=row.extension_calendar_days,
     )
+
+
+def get_policy(session: Session, *, code: str) -> Policy:
+    """The SLA policy with this code; NotFoundError naming it if absent."""
+    row = session.get(SlaPolicy, code)
+    if row is None:
+        raise policy_not_found(code)
+    return _policy(row)
+
+
+def policies_by_code(session: Session) -> dict[str, Policy]:
+    """Every SLA policy by its code (a batch reads them once: a handful of rows)."""
+    return {row.code: _policy(row) for row in session.scalars(select(SlaPolicy))}
 
 
 def sector_heads(session: Session, *, block: str) -> list[int]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.context import load_calendar
 from config.reference import ReferenceConfig
 from config.settings import CONFIG_DIR
+from core.errors import NotFoundError
 from incidents import repository
 from incidents.batch import IntakeBatch
 from incidents.rules import compute_due
@@ -38,3 +41,25 @@ def test_deadlines_are_those_of_each_policy_and_receipt(
     for received in receipts:
         assert len({seen[code, received] for code in codes}) == len(codes)
     assert seen["social_high", receipts[0]] != seen["social_high", receipts[1]]
+
+
+def test_a_batch_reads_every_policy_in_one_query_and_names_an_unknown_one(
+    seeded_session: Session,
+) -> None:
+    batch = IntakeBatch(seeded_session)
+    statements: list[str] = []
+    engine = seeded_session.get_bind()
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    codes = ("social_high", "social_normal", "portal", "fz59")
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        got = {code: batch.policy(code) for code in codes}
+        with pytest.raises(NotFoundError, match="«nope»"):
+            batch.policy("nope")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "sla_policies" in s]) == 1  # one query for all
+    assert got == {code: repository.get_policy(seeded_session, code=code) for code in codes}
