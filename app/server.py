@@ -50,6 +50,48 @@ def over_share(counts: Sequence[int], me: int) -> bool:
     return counts[me] > -(-sum(counts) // len(counts))
 
 
+class HeadWithBody:
+    """The transport as a response cycle sees it: the status line and headers wait for the
+    first chunk of the body and go out with it in one write.
+
+    uvicorn writes the head and the body apart; with TCP_NODELAY each write is a send(),
+    a packet and a wake-up of the client, twice per answer. Anything else the cycle does
+    with the transport (close it, ask whether it is closing) sends a waiting head first,
+    and so does the end of the response (`flush`, for answers without a body write)."""
+
+    __slots__ = ("_cycle", "_head", "_sent", "_transport")
+
+    def __init__(self, transport: Any, cycle: Any) -> None:
+        self._transport, self._cycle = transport, cycle
+        self._head: bytes | None = None
+        self._sent = False  # the head has gone out: later writes pass straight on
+
+    def write(self, data: bytes) -> None:
+        """Keep the head of the response; send it with the next write."""
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head + data)
+        elif not self._sent and self._cycle.response_started:
+            self._head, self._sent = bytes(data), True
+        else:  # before the response (100 Continue) or after its head
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send a head still waiting."""
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        """Send what waits, then close (the transport sends its buffer before closing)."""
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        self.flush()
+        return getattr(self._transport, name)
+
+
 class NoDelayHttpProtocol(_Base):
     """The fastest available HTTP/1.1 protocol of uvicorn, with TCP_NODELAY; in a worker
     holding more keep-alive connections than its share, the next answer on one of them
@@ -79,6 +121,16 @@ class NoDelayHttpProtocol(_Base):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         cycle = getattr(self, "cycle", None)  # the request's cycle (httptools protocol)
+        if cycle is not None and hasattr(cycle, "on_response"):
+            joined = HeadWithBody(cycle.transport, cycle)
+            cycle.transport = joined
+            done = cycle.on_response
+
+            def on_response() -> None:
+                joined.flush()  # before the connection moves on to the next request
+                done()
+
+            cycle.on_response = on_response
         if self._counted and _balance is not None and cycle is not None:
             counts, me = _balance
             if over_share(counts[:], me):
