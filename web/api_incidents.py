@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from incidents import service
 from web.deps import Ctx, DbSession, Scope, require
-from web.pages.common import shared
+from web.pages.common import shared, shared_async
 from web.pages.lists import Filters
 from web.repository import detail
 from web.repository import incidents as repo
@@ -46,7 +46,7 @@ def _item(row: repo.IncidentRow) -> dict[str, Any]:
 # A JSONResponse, not a dict: FastAPI would validate the dict against `dict[str, Any]` in
 # another trip to the thread pool before serializing it.
 @router.get("/incidents", response_model=None)
-def list_incidents(
+async def list_incidents(
     request: Request,
     session: DbSession,
     scope: Scope,
@@ -56,18 +56,22 @@ def list_incidents(
 ) -> Response:
     """Incidents visible to the caller, filtered (status, block, kind, settlement, overdue, q)."""
 
+    def count() -> int:
+        return repo.count_incidents(session, flt=query.flt, scope=scope, now=datetime.now(UTC))
+
     def build() -> bytes:
-        now = datetime.now(UTC)
         rows = repo.list_incidents(
             session,
             flt=query.flt,
             scope=scope,
-            now=now,
+            now=datetime.now(UTC),
             limit=per_page,
             offset=(query.page - 1) * per_page,
             order=order,
         )
-        total = repo.count_incidents(session, flt=query.flt, scope=scope, now=now)
+        # One count for every page and order of a filter: after a write, the twenty pages
+        # clients are reading would otherwise each count up to COUNT_CAP rows again.
+        total = shared(request, ("api_incidents_count", scope, query.flt), count)
         body = {
             "items": [_item(r) for r in rows],
             "page": query.page,
@@ -78,9 +82,10 @@ def list_incidents(
         return bytes(JSONResponse(body).body)
 
     # The answer depends on the caller only through the scope: callers with the same scope
-    # share it while the data version holds (web.pages.common.shared).
+    # share it while the data version holds (web.pages.common.shared); async, so that a
+    # shared answer costs no trip to the thread pool (the queries go there).
     key = ("api_incidents", scope, query.flt, query.page, per_page, order)
-    return Response(shared(request, key, build), media_type="application/json")
+    return Response(await shared_async(request, key, build), media_type="application/json")
 
 
 @router.get("/incidents/{incident_id}", response_model=None)

@@ -156,9 +156,13 @@ def _add_page_cache(app: FastAPI, settings: Settings) -> None:
     seconds, megabytes = settings.web_cache_seconds, settings.web_page_cache_mb
     if engine.dialect.name != "postgresql" or seconds <= 0 or megabytes <= 0:
         return
-    version = SnapshotVersion(engine).current
+    version = SnapshotVersion(engine)
     app.add_middleware(
-        ResponseCache, version=version, seconds=seconds, max_bytes=int(megabytes * 2**20)
+        ResponseCache,
+        version=version.current,
+        close=version.aclose,
+        seconds=seconds,
+        max_bytes=int(megabytes * 2**20),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -117,6 +118,18 @@ def _reading_sessionmaker(state: Any) -> sessionmaker[Session]:
     return factory
 
 
+# GET pages that only read and that the page cache does not key by a data version: the
+# incident card and the API's incident (each is read by few people between two writes).
+READ_ONLY_GETS = re.compile(r"^/(?:api/v1/)?incidents/\d+$")
+
+
+def reads_only(scope: Any) -> bool:
+    """Whether the request only reads: a page keyed by data version, or a READ_ONLY_GETS."""
+    if data_version(scope) is not None:
+        return True
+    return scope["method"] == "GET" and READ_ONLY_GETS.match(scope["path"]) is not None
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; committed here and nowhere else in the web layer.
 
@@ -124,11 +137,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     the commit and close go to the thread pool, in one trip, and not at all when the
     request never touched the database.
 
-    A page the page cache keys by data version (web.response_cache) only reads: its
-    statements run in autocommit, without the BEGIN and COMMIT round trips (each read
-    statement of READ COMMITTED sees its own snapshot either way), and it is closed here.
+    A request that only reads (`reads_only`: a page the page cache keys by data version,
+    an incident card) runs its statements in autocommit, without the BEGIN and COMMIT
+    round trips and the thread-pool trip of the commit (each read statement of READ
+    COMMITTED sees its own snapshot either way), and its session is closed here, unflushed.
     """
-    if data_version(request.scope) is not None:
+    if reads_only(request.scope):
         reading = _reading_sessionmaker(request.app.state)()
         try:
             yield reading
@@ -163,15 +177,43 @@ class LoginRequiredError(Exception):
 
 
 # Built once: Session.get() builds and keys its statement anew on every call, and every
-# signed-in request runs this one. Read afresh on every request (never remembered), so a
-# deactivation or a new role takes effect on the next request.
+# signed-in request runs this one. Never remembered beyond a data version (current_user),
+# so a deactivation or a new role takes effect on the next request.
 _USER_BY_ID = select(User).where(User.id == bindparam("uid"))
 
 
-def current_user(request: Request, session: DbSession) -> User:
-    """The signed-in, active user, or a redirect to /login."""
+def _read_user(session: Session, uid: int) -> User | None:
+    return session.scalars(_USER_BY_ID, {"uid": uid}).first()
+
+
+def _read_shared_user(session: Session, uid: int) -> User | None:
+    """The user, detached at once: requests of other sessions will read the same object."""
+    user = _read_user(session, uid)
+    if user is not None:
+        session.expunge(user)
+    return user
+
+
+async def current_user(request: Request, session: DbSession) -> User:
+    """The signed-in, active user, or a redirect to /login.
+
+    Read afresh on every request. A request keyed by a data version (web.response_cache)
+    reads it once per version and user: the row cannot have changed while the version
+    holds (any commit is a new version), so the requests of one version share what the
+    first one read, without a query or a trip to the thread pool. Such requests only read
+    (GET pages), and the object is only ever read from.
+    """
     uid = request.session.get(SESSION_USER)
-    user = session.scalars(_USER_BY_ID, {"uid": uid}).first() if isinstance(uid, int) else None
+    if not isinstance(uid, int):
+        raise LoginRequiredError()
+    version = data_version(request.scope)
+    if version is None:
+        user = await run_in_threadpool(_read_user, session, uid)
+    else:
+        memo: Memo = request.app.state.web.memo
+        user = await memo.shared_async(
+            ("user", uid, version), lambda: _read_shared_user(session, uid)
+        )
     if user is None or not user.active:
         raise LoginRequiredError()
     return user
@@ -202,11 +244,20 @@ def require_roles(*roles: str) -> Any:
     return Depends(check)
 
 
-async def incident_scope(session: DbSession, user: CurrentUser) -> IncidentScope:
+async def incident_scope(request: Request, session: DbSession, user: CurrentUser) -> IncidentScope:
     """Which incidents the user may see: all, own blocks, or own/department's."""
     if user.role == "sector_head":
-        blocks = await run_in_threadpool(repository.user_blocks, session, user_id=user.id)
-        return IncidentScope(blocks=tuple(blocks))
+
+        def read() -> tuple[str, ...]:
+            return tuple(repository.user_blocks(session, user_id=user.id))
+
+        version = data_version(request.scope)
+        if version is None:
+            blocks = await run_in_threadpool(read)
+        else:  # as the user: unchanged while the version holds
+            memo: Memo = request.app.state.web.memo
+            blocks = await memo.shared_async(("user_blocks", user.id, version), read)
+        return IncidentScope(blocks=blocks)
     if user.role == "executor":
         return IncidentScope(executor_id=user.id, department_id=user.department_id, own_only=True)
     return IncidentScope()

@@ -2,6 +2,9 @@
 
 The queue, the lists and the incidents API cost 8–15 ms of CPU per request to query
 and render; fifty people refreshing them mostly ask for an answer that has not changed.
+The data version also lets the requests of one version share what they read from the
+database alone (web.pages.common.shared: the queue list, API answers; web.deps: the
+signed-in user), so even a page that misses the store (an incident card) costs less.
 PostgreSQL tells exactly when it may have: the text of `pg_current_snapshot()` (xmin, xmax
 and the transactions in progress) changes whenever a transaction that wrote ends, and two
 reads under equal snapshots see the same committed rows. So a response is
@@ -18,35 +21,41 @@ with the clock, not with the data). Only a 200 answer whose handler left the ses
 was and set no cookie is stored. A user who is deactivated, logs out or changes role writes
 to the database (or drops the session), so no page is ever served past such a change.
 
-Writes anywhere in the PostgreSQL cluster count as changes: that costs hits, never
-correctness. SQLite has no such version; there, and when the version query fails, every
-request goes to its handler as if the cache were not here.
+The version is read on a connection of its own, one query for all the requests that
+ask together, and always taken after the request arrived (SnapshotVersion). Writes
+anywhere in the PostgreSQL cluster count as changes: that costs hits, never correctness.
+SQLite has no such version; there, and when the version query fails, every request goes
+to its handler as if the cache were not here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from cachetools import TTLCache
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("mcu.web.cache")
 
 # Pages that read only the database (and the clock) and that many people reload: the queue,
-# lists, the dashboard and the incidents API. Incident cards are not among them: each is
-# read by few people between two writes, so storing them cost more (the version query on
-# every request) than it saved (bench/web.py at saturation: 250 → 140 req/s). Public pages
-# (rate limited), downloads, the rating (its GET may store a draft week) and the admin
+# lists, the dashboard, the incidents API, and incident cards (a card is read by few people
+# between two writes, so it is seldom served from the store; but keyed by a data version,
+# its request reads the user and the forms' lists once per version instead of on every
+# request, and the version costs a share of one batched query, see SnapshotVersion). Public
+# pages (rate limited), downloads, the rating (its GET may store a draft week) and the admin
 # pages always go to their handlers.
-CACHEABLE_PATHS = re.compile(r"^(?:/|/triage|/triage/list|/incidents|/api/v1/incidents)$")
+CACHEABLE_PATHS = re.compile(
+    r"^(?:/|/triage|/triage/list|/incidents|/api/v1/incidents)$|^(?:/api/v1)?/incidents/\d+$"
+)
 # Request headers that never change what a page says; every other header is part of the key.
 IGNORED_HEADERS = frozenset(
     {
@@ -83,29 +92,105 @@ def _size(stored: Stored) -> int:
     return len(stored.body) + 64 * (len(stored.headers) + 4)
 
 
-class SnapshotVersion:
-    """The cluster's current snapshot as text, read on a pooled connection of the engine.
+@dataclass(slots=True)
+class _Slot:
+    """Where a SnapshotVersion keeps its connection (apart, so a finalizer can close it)."""
 
-    Autocommit: one round trip, no BEGIN and no ROLLBACK around it. Run in the thread pool
-    like every other query of the web layer, so a slow database never blocks the event loop.
+    conn: psycopg.AsyncConnection[Any] | None = None
+
+
+class SnapshotVersion:
+    """The cluster's current snapshot as text, read on a connection of its own.
+
+    Every cacheable request asks, so the question must cost next to nothing. It is asked on
+    the event loop over one autocommit psycopg connection of the process (no thread pool,
+    no pool checkout with its ping, no BEGIN and ROLLBACK), and the requests that ask
+    together share one query, as a group commit does: a request joins the batch the NEXT
+    query will answer, and that query is sent only after every member joined, so the
+    snapshot a request gets is always taken after the request arrived (as fresh as a query
+    of its own; at most two round trips of waiting). Fifty concurrent requests cost a few
+    queries instead of fifty, and the engine's pool keeps its connections for the handlers.
+
     `current()` gives None when the database cannot be asked (the request is then served
-    by its handler, which reports the failure as it always does).
+    by its handler, which reports the failure as it always does); the next batch connects
+    again. `aclose()` closes the connection (the application's shutdown).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, timeout: float = 5.0) -> None:
         self.engine = engine
-
-    def _read(self) -> str | None:
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return conn.exec_driver_sql(SNAPSHOT_SQL).scalar_one_or_none()
+        self.timeout = timeout
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        self._connect_args: tuple[Any, dict[str, Any]] = (
+            args,
+            {"connect_timeout": max(1, int(timeout)), **kwargs, "autocommit": True},
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slot = _Slot()
+        self._waiting: asyncio.Future[str | None] | None = None  # the next query's batch
+        self._pump: asyncio.Task[None] | None = None
+        self.queries = 0  # how many were sent (for tests and the curious)
+        # A connection still open when this object goes (a test's app never shut down).
+        weakref.finalize(self, _close_now, self._slot)
 
     async def current(self) -> str | None:
-        """The snapshot text, or None if the database did not answer."""
+        """The snapshot text taken after this call began, or None if the database did not
+        answer."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a connection belongs to one loop (tests start several)
+            _close_now(self._slot)
+            self._loop, self._waiting, self._pump = loop, None, None
+        if self._waiting is None:
+            self._waiting = loop.create_future()
+        batch = self._waiting
+        if self._pump is None or self._pump.done():
+            self._pump = loop.create_task(self._serve_batches())
+        # shield: a request cancelled while waiting must not cancel its batch-mates' answer.
+        return await asyncio.shield(batch)
+
+    async def _serve_batches(self) -> None:
+        while self._waiting is not None:
+            batch, self._waiting = self._waiting, None
+            version: str | None = None
+            try:
+                version = await self._read()
+            finally:  # even when cancelled: nobody may wait for an answer that never comes
+                if not batch.done():
+                    batch.set_result(version)
+
+    async def _read(self) -> str | None:
         try:
-            return await run_in_threadpool(self._read)
-        except SQLAlchemyError as exc:
+            if self._slot.conn is None or self._slot.conn.closed:
+                args, kwargs = self._connect_args
+                connect = psycopg.AsyncConnection.connect(*args, **kwargs)
+                self._slot.conn = await asyncio.wait_for(connect, self.timeout)
+            self.queries += 1
+            cursor = await asyncio.wait_for(self._slot.conn.execute(SNAPSHOT_SQL), self.timeout)
+            row = await cursor.fetchone()
+            return str(row[0]) if row else None
+        except (psycopg.Error, OSError, TimeoutError) as exc:
             log.warning("версия данных для кэша страниц недоступна: %s", exc)
+            _close_now(self._slot)  # whatever state it is in, the next batch connects afresh
             return None
+
+    async def aclose(self) -> None:
+        """Close the connection (a later `current()` opens a new one)."""
+        _close_now(self._slot)
+
+
+def _close_now(slot: _Slot) -> None:
+    """Close the slot's connection without awaiting: `AsyncConnection.close()` awaits
+    nothing for a connection outside a pool, and the connection of a loop that has ended
+    cannot be awaited on any more."""
+    conn, slot.conn = slot.conn, None
+    if conn is None or conn.closed:
+        return
+    closing = conn.close()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    closing.close()  # pragma: no cover - only if psycopg ever awaits in close()
+    conn.pgconn.finish()  # pragma: no cover
 
 
 def data_version(scope: Scope) -> str | None:
@@ -135,7 +220,8 @@ class ResponseCache:
     """ASGI middleware (inside SessionMiddleware) serving stored GET pages of CACHEABLE_PATHS.
 
     `version` is an async callable giving the data version (None: do not cache this
-    request); `max_bytes` bounds the bodies kept, `seconds` how long one is kept.
+    request); `max_bytes` bounds the bodies kept, `seconds` how long one is kept; `close`
+    (async) is awaited when the application shuts down (the version's connection).
     """
 
     def __init__(
@@ -146,9 +232,11 @@ class ResponseCache:
         seconds: float,
         max_bytes: int,
         timer: Callable[[], float] | None = None,
+        close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.version = version
+        self.close = close
         extra = {"timer": timer} if timer is not None else {}
         self.store: TTLCache[Any, Stored] = TTLCache(
             maxsize=max_bytes, ttl=seconds, getsizeof=_size, **extra
@@ -156,6 +244,9 @@ class ResponseCache:
         self.max_body = max_bytes // 16
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.close is not None:
+            await self.app(scope, receive, self._closing_after(send))
+            return
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
@@ -175,6 +266,16 @@ class ResponseCache:
             await _replay(stored, send)
             return
         await self._render(scope, receive, send, key=key, session=session)
+
+    def _closing_after(self, send: Send) -> Send:
+        """`send` of the lifespan, closing what the cache holds once the app has shut down."""
+
+        async def lifespan_send(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown") and self.close is not None:
+                await self.close()
+            await send(message)
+
+        return lifespan_send
 
     async def _render(
         self, scope: Scope, receive: Receive, send: Send, *, key: Any, session: str

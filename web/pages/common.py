@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -50,29 +51,43 @@ def shared(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
     return memo.shared((key, version), compute)
 
 
+async def shared_async(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
+    """`shared` for handlers on the event loop: `compute` runs in the thread pool, and a
+    value already computed for this data version costs no trip there at all."""
+    version = data_version(request.scope)
+    if version is None:
+        return await run_in_threadpool(compute)
+    memo: Memo = request.app.state.web.memo
+    return await memo.shared_async((key, version), compute)
+
+
 def form_choices(request: Request, session: Session) -> reference.FormChoices:
     """Blocks, departments, executors and settlements for a page's forms.
 
-    Pages the page cache keys by data version share them by that version (it costs nothing
-    more). The others (the incident card) share them by the version of the rows they are
-    read from (`reference.choices_version`): one scalar query instead of reading and
-    building the four lists on every request. Where there is no such version (SQLite, or
-    the memo is off) they are read afresh.
+    Shared by the version of the rows they are read from (`reference.choices_version`):
+    one scalar query instead of reading and building the four lists, and a write elsewhere
+    (an incident) keeps them. A page the page cache keys by data version asks that query
+    once per data version (`shared`), the others on every request. Where there is no such
+    version (SQLite, or the memo is off) they are read afresh.
     """
 
     def compute() -> reference.FormChoices:
         return reference.form_choices(session)
 
-    if data_version(request.scope) is not None:
-        return shared(request, "form_choices", compute)
     ctx = request.app.state.web
     if ctx.settings.web_cache_seconds <= 0:
         return compute()
-    version = reference.choices_version(session)
-    if version is None:
-        return compute()
-    memo: Memo = ctx.memo
-    return memo.shared(("form_choices_by_rows", version), compute)
+
+    def by_rows() -> reference.FormChoices:
+        version = reference.choices_version(session)
+        if version is None:
+            return compute()
+        memo: Memo = ctx.memo
+        return memo.shared(("form_choices_by_rows", version), compute)
+
+    if data_version(request.scope) is not None:
+        return shared(request, "form_choices", by_rows)
+    return by_rows()
 
 
 def wants_html(request: Request) -> bool:

@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Update, select, update
+from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from core.models import Department, Incident, User
 from tests.integration.web.conftest import XSS, XSS_ESCAPED, Web, engine_of
+from web import deps
 from web.app import create_app
 from web.response_cache import ResponseCache
 
@@ -103,9 +105,9 @@ def test_an_action_in_the_ui_shows_on_the_next_page(pg_web: Web) -> None:
     after = pg_web.client.get("/triage")
     assert after.headers[CACHE] == "miss"
     assert number not in after.text  # assigned: no longer in the operators' queue
-    # Cards are not stored (each is read by few people between two writes): always fresh.
+    # A card stored before the write is not served after it.
     card = pg_web.client.get(f"/incidents/{queue.id}")
-    assert CACHE not in card.headers and ASSIGNED in card.text
+    assert card.headers[CACHE] == "miss" and ASSIGNED in card.text
 
 
 def test_a_filtered_list_is_stored_apart_from_the_whole_queue(pg_web: Web) -> None:
@@ -188,3 +190,39 @@ def test_the_incidents_api_answers_the_same_json_from_the_store(pg_web: Web) -> 
     after = pg_web.client.get("/api/v1/incidents?per_page=10")
     assert after.headers[CACHE] == "miss"
     assert {item["title"] for item in after.json()["items"]} == {NEW_TITLE}
+
+
+def test_a_stored_card_is_never_shown_outside_the_readers_scope(pg_web: Web, other: Web) -> None:
+    housing = pg_web.world.incidents["housing"].id
+    pg_web.login("operator")
+    _, hit = settled(pg_web.client, f"/incidents/{housing}")
+    assert hit.status_code == 200 and _number(pg_web, "housing") in hit.text
+    other.login("roads_head")
+    refused = other.client.get(f"/incidents/{housing}")
+    assert refused.status_code == 404 and refused.headers[CACHE] == "miss"
+    assert other.client.get(f"/api/v1/incidents/{housing}").status_code == 404
+
+
+def test_requests_of_one_data_version_read_the_user_once(
+    pg_web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other tests may write meanwhile (a new version reads the user again): some round of
+    three requests on pages not stored yet must have read it only once."""
+    reads: list[int] = []
+    real = deps._read_user
+
+    def counted(session: Session, uid: int) -> User | None:
+        reads.append(uid)
+        return real(session, uid)
+
+    monkeypatch.setattr(deps, "_read_user", counted)
+    pg_web.login("operator")
+    rounds = []
+    for attempt in range(ATTEMPTS):
+        reads.clear()
+        pages = [pg_web.client.get(f"/api/v1/incidents?page={3 * attempt + k}") for k in (1, 2, 3)]
+        assert all(p.status_code == 200 and p.headers[CACHE] == "miss" for p in pages)
+        rounds.append(len(reads))
+        if len(reads) == 1:
+            break
+    assert rounds[-1] == 1, rounds

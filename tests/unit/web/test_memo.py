@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from web.memo import Memo
@@ -114,3 +115,63 @@ def test_a_shared_value_is_not_kept_when_the_memo_is_off() -> None:
     memo = Memo(0)
     values = iter(range(10))
     assert [memo.shared("k", lambda: next(values)) for _ in range(3)] == [0, 1, 2]
+
+
+def test_requests_on_the_loop_that_miss_together_compute_once_in_a_thread() -> None:
+    memo = Memo(60)
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        calls.append(threading.current_thread().name)
+        release.wait(5)
+        return "page"
+
+    async def scenario() -> list[str]:
+        first = asyncio.create_task(memo.shared_async("v1", slow))
+        while not calls:  # the first one's computation has started
+            await asyncio.sleep(0.01)
+        others = [asyncio.create_task(memo.shared_async("v1", slow)) for _ in range(5)]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *others)
+
+    assert asyncio.run(scenario()) == ["page"] * 6
+    assert len(calls) == 1 and calls[0] != threading.main_thread().name  # not on the loop
+    # Remembered: a later request neither computes nor leaves the loop.
+    assert asyncio.run(memo.shared_async("v1", lambda: "recomputed")) == "page"
+
+
+def test_on_the_loop_when_the_first_computation_fails_the_others_compute_themselves() -> None:
+    memo = Memo(60)
+    started = threading.Event()
+    release = threading.Event()
+
+    def failing() -> str:
+        started.set()
+        release.wait(5)
+        raise RuntimeError("database gone")
+
+    async def scenario() -> tuple[BaseException | str, str]:
+        owner = asyncio.create_task(memo.shared_async("v1", failing))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(memo.shared_async("v1", lambda: "own"))
+        await asyncio.sleep(0.01)
+        release.set()
+        first, second = await asyncio.gather(owner, waiter, return_exceptions=True)
+        assert isinstance(second, str)
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert isinstance(first, RuntimeError) and second == "own"
+
+
+def test_on_the_loop_nothing_is_kept_when_the_memo_is_off() -> None:
+    memo = Memo(0)
+    values = iter(range(10))
+
+    async def three() -> list[int]:
+        return [await memo.shared_async("k", lambda: next(values)) for _ in range(3)]
+
+    assert asyncio.run(three()) == [0, 1, 2]
