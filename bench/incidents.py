@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import gc
 import hashlib
 import json
 import os
@@ -44,6 +45,7 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,6 +342,48 @@ def start_worker(ctx: AppContext, *, helper: bool) -> None:
         raise RuntimeError("the classification helper did not start")
 
 
+@dataclass
+class Collected:
+    """Garbage collections seen while processing: how many, and how long they took."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+
+@contextmanager
+def collections_counted() -> Iterator[Collected]:
+    """Count the collector's runs inside (gc.callbacks), in any thread of the process."""
+    seen = Collected()
+    began = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            seen.count += 1
+            seen.seconds += time.perf_counter() - began[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(callback)
+
+
+@contextmanager
+def gc_as_asked(*, paused: bool) -> Iterator[None]:
+    """The intake runs as the worker makes them (collector paused), or with it left on."""
+    if paused:
+        yield
+        return
+    kept = overlap.collection_paused
+    overlap.collection_paused = nullcontext  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        overlap.collection_paused = kept
+
+
 def bulk_baseline(
     session: Session, messages: list[RawMessage], texts: list[Text], reference: ReferenceConfig
 ) -> float:
@@ -439,8 +483,10 @@ def run_backend(
     models: Path,
     *,
     overlap: bool = True,
+    gc_paused: bool = True,
 ) -> dict[str, str]:
-    """Prepare the database, time store, process and the baselines; return the figures."""
+    """Prepare the database, time store, process and the baselines; return the figures.
+    `gc_paused=False`: the intake runs leave the garbage collector on (app.gcpause)."""
     out: dict[str, str] = {}
     session = prepare(engine, reference)
     maker = TextMaker(reference, seed=2026, dup_share=args.dup)
@@ -457,7 +503,8 @@ def run_backend(
     if profile:
         profile.enable()
     cpu, server_cpu = time.process_time(), postgres_cpu_seconds()
-    t_proc, stats = _timed(lambda: process_all(ctx))
+    with collections_counted() as collected, gc_as_asked(paused=gc_paused):
+        t_proc, stats = _timed(lambda: process_all(ctx))
     cpu, server_cpu = time.process_time() - cpu, postgres_cpu_seconds() - server_cpu
     if profile:
         profile.disable()
@@ -479,6 +526,7 @@ def run_backend(
     out["  process (classify+intake), msg/s"] = f"{n / t_proc:,.0f}"
     out["  ms per message (process)"] = f"{t_proc * 1000 / n:.2f}"
     out["  CPU ms per message, worker process"] = f"{cpu * 1000 / n:.2f}"
+    out["  garbage collections, s (count)"] = f"{collected.seconds:.2f} ({collected.count:,})"
     if engine.dialect.name == "postgresql":
         out["  CPU ms per message, PostgreSQL"] = f"{server_cpu * 1000 / n:.2f}"
     out["result digest"] = digest(session) if args.digest else "-"
@@ -495,8 +543,11 @@ def run_backend(
 
 
 def _engine(name: str, args: argparse.Namespace, tmp: Path) -> Engine:
-    if name == "sqlite":
-        return make_engine(f"sqlite:///{tmp / 'bench_incidents.db'}")
+    if name == "sqlite":  # a fresh file for every column (--gc both runs SQLite twice)
+        path = tmp / "bench_incidents.db"
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        return make_engine(f"sqlite:///{path}")
     return fresh_schema(args.pg_url, PG_SCHEMA)
 
 
@@ -521,6 +572,12 @@ def main() -> None:
         default="on",
         help="PostgreSQL: a batch's writes overlap the next batch's decisions (off: in turn)",
     )
+    parser.add_argument(
+        "--gc",
+        choices=("paused", "on", "both"),
+        default="paused",
+        help="the garbage collector during intake runs: paused as in the worker, or left on",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--no-digest", dest="digest", action="store_false")
     parser.add_argument("--profile", action="store_true", help="cProfile the processing")
@@ -534,8 +591,12 @@ def main() -> None:
     pipeline.PROCESS_BATCH = args.batch  # the worker's batch size unless --batch says otherwise
     names = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.overlap]
+    collector = {"paused": (True,), "on": (False,), "both": (True, False)}[args.gc]
     backends = [
-        (name, mode) for name in names for mode in (modes if name == "postgresql" else (True,))
+        (name, mode, paused)
+        for name in names
+        for mode in (modes if name == "postgresql" else (True,))
+        for paused in collector
     ]
     reference = load_reference(CONFIG_DIR)
     columns: dict[str, dict[str, str]] = {}
@@ -546,11 +607,14 @@ def main() -> None:
             f"worker batches of {args.batch}, "
             f"classification helper {'on' if args.helper else 'off'}"
         )
-        for name, overlapped in backends:
+        for name, overlapped, paused in backends:
             column = name if overlapped or name == "sqlite" else "postgresql, in turn"
+            column += "" if paused else ", GC on"
             engine = _engine(name, args, Path(tmp))
             try:
-                columns[column] = run_backend(engine, args, reference, models, overlap=overlapped)
+                columns[column] = run_backend(
+                    engine, args, reference, models, overlap=overlapped, gc_paused=paused
+                )
             except Exception as exc:  # a bench reports, it does not stop on one backend
                 traceback.print_exc()
                 columns[column] = {"error": f"{type(exc).__name__}: {str(exc)[:80]}"}

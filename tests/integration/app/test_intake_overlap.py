@@ -3,6 +3,7 @@ the same incidents as batches in turn, nothing lost when a write fails, one run 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections import Counter, defaultdict
@@ -309,3 +310,37 @@ def test_a_run_ends_when_its_budget_is_spent_and_says_more_is_left(
     statuses = Counter(seeded_session.scalars(select(Message.status)))
     assert statuses["new"] == COUNT - BATCH  # the batch it took is committed, no other
     assert _drain_overlapped(pg_ctx, T0)["processed"] == COUNT - BATCH
+
+
+def test_a_run_decides_with_the_collector_paused_and_switches_it_back_on(
+    app_ctx: AppContext, seeded_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On both paths (overlapped on PostgreSQL, in turn on SQLite), also when a batch fails."""
+    seen: list[bool] = []
+    decide, in_turn = overlap.claim_and_decide, overlap.process_pending
+
+    def watched_decide(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return decide(*args, **kwargs)
+
+    def watched_in_turn(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return in_turn(*args, **kwargs)
+
+    monkeypatch.setattr(overlap, "claim_and_decide", watched_decide)
+    monkeypatch.setattr(overlap, "process_pending", watched_in_turn)
+    _store(seeded_session, source="paused", now=T0)
+    gc.enable()
+    assert _drain_overlapped(app_ctx, T0)["processed"] == COUNT
+    assert len(seen) >= -(-COUNT // BATCH) and not any(seen)
+    assert gc.isenabled()
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("server closed the connection")
+
+    monkeypatch.setattr(overlap, "claim_and_decide", failing)
+    monkeypatch.setattr(overlap, "process_pending", failing)
+    _store(seeded_session, source="paused-again", now=T1)
+    with pytest.raises(ConnectionError):
+        overlap.run_intake(app_ctx, budget_seconds=60, now=T1)
+    assert gc.isenabled()
