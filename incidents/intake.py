@@ -96,7 +96,12 @@ def text_facts(
     words = tuple(rules.content_words(text, place))
     if not for_new:
         return TextFacts(place, words)
-    return TextFacts(place, words, make_title(text), merge_fingerprints([" ".join(words)]))
+    return TextFacts(place, words, *_title_and_fingerprint(text, words))
+
+
+def _title_and_fingerprint(text: str, words: tuple[str, ...]) -> tuple[str, str]:
+    """The title and text fingerprint of an incident a message with these words opens."""
+    return make_title(text), merge_fingerprints([" ".join(words)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,10 +296,10 @@ def _policy_for(
 
 def _new_row(*, facts: Facts, code: str, due: rules.Deadlines, now: datetime) -> IncidentRow:
     key, message, text = facts.key, facts.message, facts.text
-    title = text.title if text.title is not None else make_title(message.text or "")
-    fingerprint = text.fingerprint
-    if fingerprint is None:
-        fingerprint = merge_fingerprints([" ".join(key.words)])
+    if text.title is not None and text.fingerprint is not None:  # worked out ahead
+        title, fingerprint = text.title, text.fingerprint
+    else:
+        title, fingerprint = _title_and_fingerprint(message.text or "", key.words)
     row = IncidentRow(
         id=None,
         number=None,

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from incidents import service
-from web.deps import Ctx, DbSession, Scope, require
-from web.pages.common import shared, shared_async
+from web.deps import Ctx, DbSession, Scope, require, shared_async
+from web.pages.common import shared
 from web.pages.lists import Filters
 from web.repository import detail
 from web.repository import incidents as repo

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,7 +29,9 @@ from web.auth import (
 )
 from web.memo import Memo
 from web.repository.scope import IncidentScope
-from web.response_cache import data_version
+from web.response_cache import CACHEABLE_PATHS, data_version
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -118,16 +119,21 @@ def _reading_sessionmaker(state: Any) -> sessionmaker[Session]:
     return factory
 
 
-# GET pages that only read and that the page cache does not key by a data version: the
-# incident card and the API's incident (each is read by few people between two writes).
-READ_ONLY_GETS = re.compile(r"^/(?:api/v1/)?incidents/\d+$")
-
-
 def reads_only(scope: Any) -> bool:
-    """Whether the request only reads: a page keyed by data version, or a READ_ONLY_GETS."""
-    if data_version(scope) is not None:
-        return True
-    return scope["method"] == "GET" and READ_ONLY_GETS.match(scope["path"]) is not None
+    """Whether the request only reads: a GET of a page the page cache may keep (those pages
+    only read), whether or not the cache is on for it (SQLite, or the cache off)."""
+    return scope["method"] == "GET" and CACHEABLE_PATHS.match(scope["path"]) is not None
+
+
+async def shared_async(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` in the thread pool, shared by the requests of one data version
+    (web.response_cache): a value already computed for it costs no trip there at all.
+    Without a data version (SQLite, other pages) it is computed for this request alone."""
+    version = data_version(request.scope)
+    if version is None:
+        return await run_in_threadpool(compute)
+    memo: Memo = request.app.state.web.memo
+    return await memo.shared_async((key, version), compute)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -137,10 +143,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     the commit and close go to the thread pool, in one trip, and not at all when the
     request never touched the database.
 
-    A request that only reads (`reads_only`: a page the page cache keys by data version,
-    an incident card) runs its statements in autocommit, without the BEGIN and COMMIT
-    round trips and the thread-pool trip of the commit (each read statement of READ
-    COMMITTED sees its own snapshot either way), and its session is closed here, unflushed.
+    A request that only reads (`reads_only`: a page the page cache may keep) runs its
+    statements in autocommit, without the BEGIN and COMMIT round trips and the thread-pool
+    trip of the commit (each read statement of READ COMMITTED sees its own snapshot either
+    way), and its session is closed here, unflushed.
     """
     if reads_only(request.scope):
         reading = _reading_sessionmaker(request.app.state)()
@@ -251,13 +257,8 @@ async def incident_scope(request: Request, session: DbSession, user: CurrentUser
         def read() -> tuple[str, ...]:
             return tuple(repository.user_blocks(session, user_id=user.id))
 
-        version = data_version(request.scope)
-        if version is None:
-            blocks = await run_in_threadpool(read)
-        else:  # as the user: unchanged while the version holds
-            memo: Memo = request.app.state.web.memo
-            blocks = await memo.shared_async(("user_blocks", user.id, version), read)
-        return IncidentScope(blocks=blocks)
+        # As the user: unchanged while the data version holds.
+        return IncidentScope(blocks=await shared_async(request, ("user_blocks", user.id), read))
     if user.role == "executor":
         return IncidentScope(executor_id=user.id, department_id=user.department_id, own_only=True)
     return IncidentScope()

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -49,16 +48,6 @@ def shared(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
         return compute()
     memo: Memo = request.app.state.web.memo
     return memo.shared((key, version), compute)
-
-
-async def shared_async(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
-    """`shared` for handlers on the event loop: `compute` runs in the thread pool, and a
-    value already computed for this data version costs no trip there at all."""
-    version = data_version(request.scope)
-    if version is None:
-        return await run_in_threadpool(compute)
-    memo: Memo = request.app.state.web.memo
-    return await memo.shared_async((key, version), compute)
 
 
 def form_choices(request: Request, session: Session) -> reference.FormChoices:
