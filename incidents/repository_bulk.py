@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any, cast
 
@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     bindparam,
+    literal_column,
     select,
     text,
 )
@@ -51,22 +52,25 @@ from core.models import AlertOutbox, Incident, Message
 from core.models.base import UTCDateTime
 from incidents.rows import IncidentRow
 
-# A JSON column's text as `core.db` writes it (`json.dumps(value, ensure_ascii=False)`).
-_json_text = json.JSONEncoder(ensure_ascii=False).encode
-
 
 def sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC) of an aware
     datetime, in one call instead of its generic formatting."""
     if value is None:
         return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} given to a UTC datetime column")
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=8192)
+def _utc_text(value: datetime) -> str:
+    # Remembered: a batch's rows share most of their times (its `now`, the messages of one
+    # collector pass, their deadlines), ≈ 8 of 9 values in the bench. Equal instants in any
+    # zone compare and hash equal, and their UTC text is the same.
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-
-
-def _sqlite_json(value: Any) -> str:
-    return _json_text(value)
 
 
 class _BoundAs(TypeDecorator[Any]):
@@ -91,11 +95,77 @@ def _sqlite_table(table: Table) -> Table:
         if isinstance(column.type, UTCDateTime):
             return _BoundAs(sqlite_datetime)
         if isinstance(column.type, JSON):
-            return _BoundAs(_sqlite_json)
+            return _BoundAs(_json_text)
         return column.type
 
     columns = [Column(c.name, fast(c), primary_key=c.primary_key) for c in table.columns]
     return Table(table.name, MetaData(), *columns)
+
+
+_SQLITE = sqlite.dialect()
+
+
+@dataclass(frozen=True, slots=True)
+class _Many:
+    """A statement compiled once for SQLite's executemany: its text, the row keys of its
+    positional parameters, and the bind processors that apply, by position (the datetime
+    and JSON ones of `_sqlite_table`, Boolean's check)."""
+
+    sql: str
+    keys: tuple[str, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+def _compile_many(stmt: Any, keys: Sequence[str] | None = None) -> _Many:
+    compiled = stmt.compile(dialect=_SQLITE, column_keys=None if keys is None else list(keys))
+    names = tuple(compiled.positiontup or ())
+    processed = []
+    for at, name in enumerate(names):
+        if (process := compiled.binds[name].type.bind_processor(_SQLITE)) is not None:
+            processed.append((at, process))
+    return _Many(compiled.string, names, tuple(processed))
+
+
+@cache
+def _sqlite_insert(table: Table, keys: tuple[str, ...], conflict: str) -> _Many:
+    insert = sqlite.insert(_sqlite_table(table))
+    if conflict:
+        insert = insert.on_conflict_do_nothing(index_elements=[conflict])
+    return _compile_many(insert, keys)
+
+
+@cache
+def _sqlite_update(columns: tuple[str, ...]) -> _Many:
+    target = _sqlite_table(cast(Table, Incident.__table__))
+    stmt = (
+        target.update()
+        .where(target.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+    return _compile_many(stmt)
+
+
+def _sqlite_many(session: Session, many: _Many, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Run the statement once per row as SQLite's executemany, the values bound by the
+    processors as SQLAlchemy binds them but without its per-row parameter work (what a
+    batch's writes spent most of their Python time on). False, with nothing sent, when a
+    processor refuses a value: the caller's generic statement then raises as it always has.
+    """
+    keys, processed = many.keys, many.processed
+    values = []
+    try:
+        for row in rows:
+            bound = [row[key] for key in keys]
+            for at, process in processed:
+                bound[at] = process(bound[at])
+            values.append(tuple(bound))
+    except (ValueError, TypeError):
+        return False
+    if session.autoflush:
+        session.flush()  # as session.execute would: the rows may refer to pending ones
+    # Through SQLAlchemy's connection: its events, transaction and error types stay.
+    session.connection().exec_driver_sql(many.sql, values)
+    return True
 
 
 @cache
@@ -122,17 +192,28 @@ def recordset(rows: Iterable[Mapping[str, Any]]) -> str:
     return json.dumps(list(rows), ensure_ascii=False, allow_nan=False, default=_iso)
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """A JSON column's text as `core.db` writes it (nested datetimes as in `recordset`, NaN
-    refused: PostgreSQL's JSON has none). The C encoder is made once, not once per value as
-    `JSONEncoder.encode` does: that nearly halves the cost of the small values of a batch."""
+def _no_json_form(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_encoder(*, default: Callable[[Any], Any], allow_nan: bool) -> Callable[[Any], str]:
+    """A JSON column's text as `core.db` writes it (`json.dumps(value, ensure_ascii=False)`),
+    with `default` for values JSON has no form for. The C encoder is made once, not once
+    per value as `JSONEncoder.encode` does: that nearly halves the cost of the small values
+    of a batch."""
     if c_make_encoder is None:  # Python built without the C accelerator
-        return json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_iso).encode
-    chunks = c_make_encoder(None, _iso, c_encode_basestring, None, ": ", ", ", False, False, False)
+        encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=allow_nan, default=default)
+        return encoder.encode
+    chunks = c_make_encoder(
+        None, default, c_encode_basestring, None, ": ", ", ", False, False, allow_nan
+    )
     return lambda value: "".join(chunks(value, 0))
 
 
-_json_value = _json_encoder()
+# PostgreSQL: nested datetimes as in `recordset`, NaN refused (its JSON has none).
+_json_value = _json_encoder(default=_iso, allow_nan=False)
+# SQLite: exactly what `core.db` writes (NaN as NaN, a datetime refused).
+_json_text = _json_encoder(default=_no_json_form, allow_nan=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +260,10 @@ def _copy_plan(table: Table, names: tuple[str, ...]) -> _CopyPlan:
 
 
 def _copy_values(plan: _CopyPlan, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """The rows as COPY values, JSON encoded; ValueError for naive datetimes and NaN in JSON
-    (before anything is sent: the caller then takes the generic path, which refuses or
-    stores them as it always has)."""
+    """The rows as COPY values, JSON encoded; ValueError for naive datetimes and NaN in JSON,
+    TypeError for a time that is no datetime or a value JSON has no form for (before
+    anything is sent: the caller then takes the generic path, which refuses or stores them
+    as it always has)."""
     names, json_at, times_at = plan.names, plan.json_at, plan.times_at
     out = []
     for row in rows:
@@ -190,7 +272,11 @@ def _copy_values(plan: _CopyPlan, rows: Sequence[Mapping[str, Any]]) -> list[lis
             if (value := values[i]) is not None:
                 values[i] = _json_value(value)
         for i in times_at:
-            if (value := values[i]) is not None and value.tzinfo is None:
+            if (value := values[i]) is None:
+                continue
+            if not isinstance(value, datetime):
+                raise TypeError(f"{type(value).__name__} given to a UTC datetime column")
+            if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
         out.append(values)
     return out
@@ -261,8 +347,8 @@ def insert_rows(
         plan = _copy_plan(table, tuple(rows[0]))
         try:
             values = _copy_values(plan, rows)
-        except ValueError:  # NaN in JSON, naive times: the generic path stores or refuses
-            values = None
+        except (ValueError, TypeError):  # NaN in JSON, naive times, not a time at all: the
+            values = None  # generic path stores or refuses them as it always has
         if values is not None:
             if conflict:
                 _copy_skipping(session, table, plan, values, conflict)
@@ -271,6 +357,8 @@ def insert_rows(
             return
         insert: Any = postgresql.insert(table)
     else:
+        if _sqlite_many(session, _sqlite_insert(table, tuple(rows[0]), conflict), rows):
+            return
         insert = sqlite.insert(_sqlite_table(table))
     if conflict:
         insert = insert.on_conflict_do_nothing(index_elements=[conflict])
@@ -342,6 +430,9 @@ def update_incidents(
             return
     target = cast(Table, Incident.__table__)
     if not _pg(session):
+        bound = [{f"b_{k}": v for k, v in row.items()} for row in rows]
+        if _sqlite_many(session, _sqlite_update(tuple(columns)), bound):
+            return
         target = _sqlite_table(target)
     stmt = (
         target.update()
@@ -349,6 +440,19 @@ def update_incidents(
         .values({name: bindparam(f"b_{name}") for name in columns})
     )
     session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_LINK = (
+    _MESSAGES.update()
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(incident_id=bindparam("b_incident_id"), status=literal_column("'linked'"))
+)
+
+
+@cache
+def _sqlite_link() -> _Many:
+    return _compile_many(_LINK)
 
 
 def link_messages(session: Session, *, links: Sequence[tuple[Message, int]]) -> None:
@@ -363,13 +467,9 @@ def link_messages(session: Session, *, links: Sequence[tuple[Message, int]]) -> 
         )
         session.execute(linked, {"rows": payload})
     else:
-        table = cast(Table, Message.__table__)
-        stmt = (
-            table.update()
-            .where(table.c.id == bindparam("b_id"))
-            .values(incident_id=bindparam("b_incident_id"), status="linked")
-        )
-        session.execute(stmt, [{"b_id": m.id, "b_incident_id": i} for m, i in links])
+        rows = [{"b_id": m.id, "b_incident_id": i} for m, i in links]
+        if not _sqlite_many(session, _sqlite_link(), rows):
+            session.execute(_LINK, rows)
     for message, incident_id in links:
         set_committed_value(message, "incident_id", incident_id)
         set_committed_value(message, "status", "linked")

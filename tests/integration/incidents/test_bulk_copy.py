@@ -7,6 +7,7 @@ database's own words: JSON columns as their stored text, datetimes and floats as
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import JSON, Engine, Table, event, select, text
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from core.db import session_factory
@@ -359,3 +360,77 @@ def test_racing_workers_skip_a_key_the_other_one_wrote(
         other.close()
     assert not worker.is_alive() and not failed
     assert _keys(incident_db) == [("same", {"by": 1}), ("own", {"by": 2})]
+
+
+def _sqlite_only(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the executemany of pre-bound values is SQLite's path")
+
+
+def test_sqlite_rows_go_in_one_executemany_of_values_already_bound(
+    incident_db: Session, incident_engine: Engine, world: Any
+) -> None:
+    _sqlite_only(incident_engine)
+    incident_id = _incident(incident_db, incident_id=7)
+    calls: list[tuple[str, Any, bool]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        calls.append((statement, params, many))
+
+    event.listen(incident_engine, "before_cursor_execute", seen)
+    try:
+        bulk.insert_rows(
+            incident_db, _table(IncidentEvent), rows=[_event(incident_id, n) for n in range(3)]
+        )
+    finally:
+        event.remove(incident_engine, "before_cursor_execute", seen)
+    [(statement, params, many)] = [c for c in calls if c[0].startswith("INSERT")]
+    assert many and statement.startswith("INSERT INTO incident_events")
+    # What the driver gets: the UTC text of the Vladivostok times, the JSON columns' text.
+    first = dict(zip(("incident_id", "actor_id", "at", "action"), params[0], strict=False))
+    assert first["at"] == "2026-03-02 00:00:00.123456"
+    assert params[1][-1] == json.dumps(PAYLOADS[1], ensure_ascii=False)
+    assert len(params) == 3
+
+
+def test_sqlite_keeps_nan_in_json_as_the_orm_stores_it(incident_db: Session, world: Any) -> None:
+    incident_id = _incident(incident_db, incident_id=7)
+    if incident_db.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's JSON has no NaN (test_nan_in_json_is_refused_as_by_the_orm)")
+    rows = [_event(incident_id, 0, payload={"lat": math.nan, "items": [math.inf]})]
+    table = _table(IncidentEvent)
+    _same_as_orm(
+        incident_db, IncidentEvent, rows, lambda: bulk.insert_rows(incident_db, table, rows=rows)
+    )
+
+
+@pytest.mark.parametrize("value", ["2026-03-02", 1772409600, AT.date()])
+def test_a_time_that_is_no_datetime_fails_as_on_the_orm_path_and_writes_nothing(
+    incident_db: Session, world: Any, value: Any
+) -> None:
+    incident_id = _incident(incident_db, incident_id=7)
+    rows = [_event(incident_id, 0), _event(incident_id, 1, at=value)]
+    with pytest.raises(StatementError):
+        bulk.insert_rows(incident_db, _table(IncidentEvent), rows=rows)
+    assert incident_db.scalar(text("SELECT count(*) FROM incident_events")) == 0
+
+
+def test_sqlite_refuses_a_datetime_inside_json_as_the_orm_does(
+    incident_db: Session, incident_engine: Engine, world: Any
+) -> None:
+    # (PostgreSQL's bulk path writes it as ISO 8601 text, as `recordset` does.)
+    _sqlite_only(incident_engine)
+    incident_id = _incident(incident_db, incident_id=7)
+    rows = [_event(incident_id, 0), _event(incident_id, 1, payload={"at": AT})]
+    with pytest.raises(StatementError, match="not JSON serializable"):
+        bulk.insert_rows(incident_db, _table(IncidentEvent), rows=rows)
+    assert incident_db.scalar(text("SELECT count(*) FROM incident_events")) == 0
+
+
+def test_sqlite_database_errors_keep_sqlalchemy_types(
+    incident_db: Session, incident_engine: Engine, world: Any
+) -> None:
+    _sqlite_only(incident_engine)
+    # No incident 404: the foreign key refuses the row; callers catch SQLAlchemy's errors.
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        bulk.insert_rows(incident_db, _table(IncidentEvent), rows=[_event(404, 0)])
