@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy config core classifier incidents rating collectors
+	$(BIN)/mypy --explicit-package-bases config core classifier incidents rating collectors web app bench
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

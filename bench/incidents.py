@@ -2,7 +2,7 @@
 
 Messages are realistic Russian texts (collectors/demo_data with varied places, a share of
 them repeating a recent message). Each backend gets a fresh schema (SQLite file, or the
-PostgreSQL schema `bench_incidents`, created and dropped here), the reference data, the demo
+PostgreSQL schema `bench_incidents_<pid>`, created and dropped here), the reference data, the demo
 staff and `--open` open incidents received within the duplicate window. Then:
 
 - store: `collectors.repository.store_messages` per source in chunks, committed;
@@ -87,7 +87,8 @@ from incidents.dedupe import Place, content_words  # noqa: E402
 from incidents.text import make_title, merge_fingerprints  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PG_SCHEMA = "bench_incidents"
+# Per process: two runs at once on one PostgreSQL must not drop each other's schema.
+PG_SCHEMA = f"bench_incidents_{os.getpid()}"
 NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)  # Wednesday 12:00 in Амурзет
 HANDWRITTEN = ROOT / "classifier" / "data" / "handwritten.csv"
 STORE_CHUNK = 500
@@ -390,7 +391,7 @@ def bulk_baseline(
     """Seconds for a plain bulk INSERT of the same messages plus one incident per message."""
     source_id = session.scalar(select(func.min(Message.source_id)))
     next_id = int(session.scalar(select(func.max(Incident.id))) or 0) + 1
-    msg_rows = [
+    msg_rows: list[dict[str, Any]] = [
         {
             "source_id": source_id,
             "external_id": f"bulk-{m.external_id}",
