@@ -9,9 +9,15 @@ costs is per-row work, so the rows are plain dicts and:
   CONFLICT, so the outbox rows go through a temporary table and one INSERT ... ON CONFLICT
   DO NOTHING. The UPDATEs (links, joined incidents) take their rows as one JSON parameter
   (`json_populate_recordset`): COPY into a temporary table made them no cheaper;
-- on SQLite an executemany (the driver's loop in C) through a copy of the table whose
-  datetime columns are bound by one `strftime` (the same text SQLAlchemy stores) instead
-  of the generic DateTime processing, several times slower per value.
+- on SQLite one executemany (the driver's loop in C) per table, its statement compiled
+  once, its values bound by the table's bind processors called here on plain tuples, not
+  by SQLAlchemy's per-row parameter work (most of the Python time of a batch's writes): a
+  copy of the table binds UTC datetimes as the text SQLAlchemy stores (remembered, as a
+  batch's rows share most of their times) and JSON columns as `core.db`'s text.
+
+A value a fast path cannot take (a naive or non-datetime time, NaN in PostgreSQL's JSON)
+sends nothing there: the statement goes through SQLAlchemy's own binding instead, which
+stores or refuses it (StatementError) as the ORM does.
 
 Values and results are the ones of the ORM path: aware UTC datetimes, JSON columns as JSON.
 """
@@ -126,23 +132,35 @@ def _compile_many(stmt: Any, keys: Sequence[str] | None = None) -> _Many:
     return _Many(compiled.string, names, tuple(processed))
 
 
-@cache
-def _sqlite_insert(table: Table, keys: tuple[str, ...], conflict: str) -> _Many:
-    insert = sqlite.insert(_sqlite_table(table))
+def _insert_statement(table: Table, conflict: str, *, pg: bool) -> Any:
+    """INSERT into the table (on SQLite its fast-binding copy), existing `conflict` values
+    skipped when it names a column."""
+    insert: Any = postgresql.insert(table) if pg else sqlite.insert(_sqlite_table(table))
     if conflict:
         insert = insert.on_conflict_do_nothing(index_elements=[conflict])
-    return _compile_many(insert, keys)
+    return insert
 
 
-@cache
-def _sqlite_update(columns: tuple[str, ...]) -> _Many:
-    target = _sqlite_table(cast(Table, Incident.__table__))
-    stmt = (
+def _update_statement(columns: Sequence[str], *, pg: bool) -> Any:
+    """UPDATE of incidents' `columns` by id; the rows' keys are the names prefixed `b_`."""
+    target = cast(Table, Incident.__table__)
+    if not pg:
+        target = _sqlite_table(target)
+    return (
         target.update()
         .where(target.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}") for name in columns})
     )
-    return _compile_many(stmt)
+
+
+@cache
+def _sqlite_insert(table: Table, keys: tuple[str, ...], conflict: str) -> _Many:
+    return _compile_many(_insert_statement(table, conflict, pg=False), keys)
+
+
+@cache
+def _sqlite_update(columns: tuple[str, ...]) -> _Many:
+    return _compile_many(_update_statement(columns, pg=False))
 
 
 def _sqlite_many(session: Session, many: _Many, rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -355,14 +373,10 @@ def insert_rows(
             else:
                 _copy(_driver(session), table.name, plan, values)
             return
-        insert: Any = postgresql.insert(table)
-    else:
-        if _sqlite_many(session, _sqlite_insert(table, tuple(rows[0]), conflict), rows):
-            return
-        insert = sqlite.insert(_sqlite_table(table))
-    if conflict:
-        insert = insert.on_conflict_do_nothing(index_elements=[conflict])
-    session.execute(insert, list(rows))
+    elif _sqlite_many(session, _sqlite_insert(table, tuple(rows[0]), conflict), rows):
+        return
+    # A value the fast paths refused: stored or refused by SQLAlchemy's own binding.
+    session.execute(_insert_statement(table, conflict, pg=_pg(session)), list(rows))
 
 
 def insert_alerts(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -418,7 +432,7 @@ def update_incidents(
     if _pg(session):
         try:
             payload = recordset(rows)
-        except ValueError:
+        except (ValueError, TypeError):
             payload = None
         if payload is not None:
             sets = ", ".join(f"{name} = r.{name}" for name in columns)
@@ -428,18 +442,10 @@ def update_incidents(
             )
             session.execute(joined, {"rows": payload})
             return
-    target = cast(Table, Incident.__table__)
-    if not _pg(session):
-        bound = [{f"b_{k}": v for k, v in row.items()} for row in rows]
-        if _sqlite_many(session, _sqlite_update(tuple(columns)), bound):
-            return
-        target = _sqlite_table(target)
-    stmt = (
-        target.update()
-        .where(target.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in columns})
-    )
-    session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+    bound = [{f"b_{k}": v for k, v in row.items()} for row in rows]
+    if not _pg(session) and _sqlite_many(session, _sqlite_update(tuple(columns)), bound):
+        return
+    session.execute(_update_statement(columns, pg=_pg(session)), bound)
 
 
 _MESSAGES = cast(Table, Message.__table__)

@@ -434,3 +434,34 @@ def test_sqlite_database_errors_keep_sqlalchemy_types(
     # No incident 404: the foreign key refuses the row; callers catch SQLAlchemy's errors.
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):
         bulk.insert_rows(incident_db, _table(IncidentEvent), rows=[_event(404, 0)])
+
+
+def test_joined_incidents_are_updated_as_the_orm_updates_them(
+    incident_db: Session, world: Any
+) -> None:
+    ids = [_incident(incident_db, incident_id=n) for n in (7, 8)]
+    table = _table(Incident)
+    locked = bulk.lock_incidents(incident_db, ids=ids)
+    for n, row in enumerate(locked.values()):
+        row.message_count, row.settlement, row.lat = 2 + n, "Амурзет", 48.1 + n
+        row.text_fingerprint = "вода труба «срочно»"
+        row.updated_at = (AT + timedelta(hours=n)).astimezone(VLADIVOSTOK)
+    columns = ("message_count", "settlement", "lat", "text_fingerprint", "updated_at")
+    with incident_db.begin_nested() as savepoint:
+        for row in locked.values():
+            incident = incident_db.get(Incident, row.id)
+            assert incident is not None
+            for name in columns:
+                setattr(incident, name, getattr(row, name))
+        incident_db.flush()
+        by_orm = _stored(incident_db, table, skip=())
+        savepoint.rollback()
+    incident_db.expire_all()
+    bulk.update_incidents(incident_db, incidents=list(locked.values()), columns=columns)
+    assert _stored(incident_db, table, skip=()) == by_orm
+    # A naive time is refused as the ORM refuses it, and nothing is changed.
+    first = locked[7]
+    first.updated_at, first.message_count = AT.replace(tzinfo=None), 99
+    with pytest.raises(StatementError, match="naive datetime"):
+        bulk.update_incidents(incident_db, incidents=[first], columns=columns)
+    assert _stored(incident_db, table, skip=()) == by_orm
