@@ -11,7 +11,8 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -253,9 +254,32 @@ def test_rows_refer_to_objects_still_pending_in_the_session(
     assert _keys(incident_db) == [("k", _alert("k", 21, 0)["payload"])]
 
 
+def _only(engine: Engine, dialect: str, why: str) -> None:
+    if engine.dialect.name != dialect:
+        pytest.skip(why)
+
+
 def _postgresql_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("COPY and its temporary table are PostgreSQL's")
+    _only(engine, "postgresql", "COPY and its temporary table are PostgreSQL's")
+
+
+def _sqlite_only(engine: Engine) -> None:
+    _only(engine, "sqlite", "the executemany of pre-bound values is SQLite's path")
+
+
+@contextmanager
+def _executed(engine: Engine) -> Iterator[list[tuple[str, Any, bool]]]:
+    """(statement, parameters, executemany?) of what the engine sends to the driver."""
+    calls: list[tuple[str, Any, bool]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        calls.append((" ".join(statement.split()), params, many))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield calls
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def test_postgresql_rows_go_by_copy_not_by_insert_statements(
@@ -263,19 +287,11 @@ def test_postgresql_rows_go_by_copy_not_by_insert_statements(
 ) -> None:
     _postgresql_only(incident_engine)
     incident_id = _incident(incident_db, incident_id=7)
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(incident_engine, "before_cursor_execute", seen)
-    try:
+    with _executed(incident_engine) as calls:
         events = [_event(incident_id, n) for n in range(3)]
         bulk.insert_rows(incident_db, _table(IncidentEvent), rows=events)
         bulk.insert_alerts(incident_db, rows=[_alert("k", incident_id, world.executor)])
-    finally:
-        event.remove(incident_engine, "before_cursor_execute", seen)
-    inserts = [s for s in statements if s.startswith(("INSERT", "WITH"))]
+    inserts = [s for s, _, _ in calls if s.startswith(("INSERT", "WITH"))]
     # No INSERT of events at all; the alerts' one takes the staged rows.
     assert len(inserts) == 1 and "INSERT INTO alerts_outbox" in inserts[0]
     assert "FROM pg_temp.bulk_alerts_outbox" in inserts[0]
@@ -362,41 +378,30 @@ def test_racing_workers_skip_a_key_the_other_one_wrote(
     assert _keys(incident_db) == [("same", {"by": 1}), ("own", {"by": 2})]
 
 
-def _sqlite_only(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the executemany of pre-bound values is SQLite's path")
-
-
 def test_sqlite_rows_go_in_one_executemany_of_values_already_bound(
     incident_db: Session, incident_engine: Engine, world: Any
 ) -> None:
     _sqlite_only(incident_engine)
     incident_id = _incident(incident_db, incident_id=7)
-    calls: list[tuple[str, Any, bool]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
-        calls.append((statement, params, many))
-
-    event.listen(incident_engine, "before_cursor_execute", seen)
-    try:
-        bulk.insert_rows(
-            incident_db, _table(IncidentEvent), rows=[_event(incident_id, n) for n in range(3)]
-        )
-    finally:
-        event.remove(incident_engine, "before_cursor_execute", seen)
+    rows = [_event(incident_id, n) for n in range(3)]
+    with _executed(incident_engine) as calls:
+        bulk.insert_rows(incident_db, _table(IncidentEvent), rows=rows)
     [(statement, params, many)] = [c for c in calls if c[0].startswith("INSERT")]
-    assert many and statement.startswith("INSERT INTO incident_events")
+    assert many and statement.startswith("INSERT INTO incident_events (")
+    names = statement[statement.index("(") + 1 : statement.index(")")].split(", ")
+    first, second = (dict(zip(names, values, strict=True)) for values in params[:2])
     # What the driver gets: the UTC text of the Vladivostok times, the JSON columns' text.
-    first = dict(zip(("incident_id", "actor_id", "at", "action"), params[0], strict=False))
     assert first["at"] == "2026-03-02 00:00:00.123456"
-    assert params[1][-1] == json.dumps(PAYLOADS[1], ensure_ascii=False)
+    assert second["payload"] == json.dumps(PAYLOADS[1], ensure_ascii=False)
     assert len(params) == 3
 
 
-def test_sqlite_keeps_nan_in_json_as_the_orm_stores_it(incident_db: Session, world: Any) -> None:
+def test_sqlite_keeps_nan_in_json_as_the_orm_stores_it(
+    incident_db: Session, incident_engine: Engine, world: Any
+) -> None:
+    # PostgreSQL's JSON has no NaN: test_nan_in_json_is_refused_as_by_the_orm.
+    _sqlite_only(incident_engine)
     incident_id = _incident(incident_db, incident_id=7)
-    if incident_db.get_bind().dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's JSON has no NaN (test_nan_in_json_is_refused_as_by_the_orm)")
     rows = [_event(incident_id, 0, payload={"lat": math.nan, "items": [math.inf]})]
     table = _table(IncidentEvent)
     _same_as_orm(
